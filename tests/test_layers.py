@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rnnkit.layers import KINDS, Recurrent, detach_state, reset_state
+from rnnkit.reference import forward, params_from_torch
 
 N, T, I, H = 3, 7, 4, 5
 
@@ -185,3 +186,18 @@ def test_call_errors_say_what_was_expected(call, message):
     layer = Recurrent("lstm", I, H)
     with pytest.raises(ValueError, match=message):
         call(layer)
+
+
+@pytest.mark.parametrize(("kind", "layers", "bidirectional"), CONFIGS)
+def test_equals_the_numpy_reference_over_two_chunks_with_state_carried(kind, layers, bidirectional):
+
+    layer = make(kind, layers, bidirectional)
+    params = params_from_torch(layer)
+    x = torch.randn(N, T, I, dtype=torch.float64)
+    state, ref_state = None, None
+    for chunk in (x[:, :4], x[:, 4:]):
+        out, state = layer(chunk, state)
+        ref_out, ref_state, _ = forward(kind, params, chunk.numpy(), ref_state)
+        torch.testing.assert_close(out, torch.from_numpy(ref_out), rtol=0, atol=1e-8)
+        for ours, ref in zip(states(state), states(ref_state), strict=True):
+            torch.testing.assert_close(ours, torch.from_numpy(ref), rtol=0, atol=1e-8)
