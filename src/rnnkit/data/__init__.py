@@ -1,0 +1,2 @@
+"""Data: sources, tokenizers, batching (`rnnkit.data.batching`) and seeded synthetic tasks
+(`rnnkit.data.synthetic`)."""

@@ -1,0 +1,1 @@
+"""Training: the loop, crash-safe checkpoints, run directories, distributed set-up."""

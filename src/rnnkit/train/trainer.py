@@ -1,0 +1,339 @@
+"""The training loop: full and truncated backpropagation through time, read top to bottom.
+
+A model plugs in through ``output, loss = model(**batch)``. Data comes as batches (see
+``rnnkit.data.batching``); when the data is a stream (``data.stateful``), the loop carries
+the recurrent state from chunk to chunk and cuts the graph at each chunk border. That is
+truncated BPTT: the forward pass sees the whole history, the backward pass only the last
+``bptt`` steps. Three counters are kept apart: micro-batches (forward/backward passes),
+optimizer steps (one per ``accumulate`` micro-batches) and BPTT chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from rnnkit.data.batching import count_tokens
+from rnnkit.layers import detach_state, reset_state
+from rnnkit.train import distributed
+from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
+from rnnkit.train.progress import ProgressReporter
+from rnnkit.train.state import RunLog, restore, snapshot
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the gradient stayed non-finite for ``max_bad_steps`` steps in a row."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field can be set from TOML or the command line (``train.lr=3e-4``).
+
+    Steps are optimizer steps; a step consumes ``accumulate`` micro-batches.
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None  # stop early after this many optimizer steps
+    batch_size: int = 32  # global: split across processes under torchrun
+    bptt: int = 64  # chunk length k of truncated BPTT on streams
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd and rmsprop
+    schedule: Literal["constant", "cosine", "step", "plateau"] = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    step_size: int = 1000  # step schedule: multiply by gamma every step_size steps
+    gamma: float = 0.5  # step and plateau decay factor
+    patience: int = 2  # plateau: evaluations without improvement before decaying
+    clip_norm: float | None = 1.0  # clip the global gradient norm (None: off)
+    clip_value: float | None = None  # clip each gradient entry to [-v, v] (None: off)
+    accumulate: int = 1  # micro-batches per optimizer step
+    early_stopping: int | None = None  # evaluations without improvement before stopping
+    monitor: str = "val_loss"
+    monitor_mode: Literal["min", "max"] = "min"
+    eval_every: int | None = None  # steps between evaluations (None: at each epoch end)
+    log_every: int = 10  # steps between metrics.jsonl records
+    checkpoint_every: int = 200  # steps between checkpoints (and at each epoch end)
+    keep_checkpoints: int = 2
+    max_bad_steps: int = 5  # consecutive non-finite steps before giving up
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU only
+    device: str = "auto"
+    seed: int = 0
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "bptt", "accumulate", "log_every", "max_bad_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be positive, got {self.lr}")
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"train.{name} must be positive or None (off), got {value}")
+
+
+@dataclass
+class Counters:
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # micro-batches consumed in the current epoch (the data position)
+    step: int = 0  # optimizer steps
+    micro: int = 0  # micro-batches (forward + backward passes)
+    chunk: int = 0  # truncated-BPTT chunks
+    skipped: int = 0  # steps skipped by the non-finite guard
+
+
+@dataclass
+class TrainResult:
+    counters: Counters
+    best: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+Evaluator = Callable[[nn.Module, Any], dict[str, float]]
+
+
+def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
+    """Mean loss per time step over ``data`` (the state carried through a stream)."""
+    was_training = model.training
+    model.eval()
+    total, steps, state = 0.0, 0, None
+    with torch.no_grad():
+        for batch in data.epoch(0):
+            batch = {k: v.to(_device(model)) for k, v in batch.items()}
+            if data.stateful:
+                state = reset_state(state, batch.pop("reset"))
+                output, loss = model(**batch, state=state)
+                state = output.state
+            else:
+                _, loss = model(**batch)
+            tokens = count_tokens(batch)
+            total, steps = total + float(loss) * tokens, steps + tokens
+    model.train(was_training)
+    return {"val_loss": total / max(steps, 1)}
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+class Trainer:
+    """Trains ``model`` on ``train_data``; evaluates on ``val_data``; writes into ``run_dir``.
+
+    Args:
+        model: returns ``(output, loss)`` from ``model(**batch)``; for stream data it takes
+            ``state=`` and returns an output with a ``.state`` attribute.
+        config: a TrainConfig.
+        train_data, val_data: TensorBatches or StreamBatches (or anything with ``epoch``,
+            ``__len__`` and ``stateful``), already sharded for this process.
+        run_dir: where ``metrics.jsonl``, ``model.safetensors``, plots and ``checkpoint/``
+            go (rank 0 only). None trains without writing anything.
+        evaluate: ``evaluate(model, val_data) -> {"val_loss": ..., ...}``; default
+            `evaluate_loss`. The metric named ``config.monitor`` drives early stopping.
+        context: a `distributed.Context`; default: `distributed.setup(config.device)`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train_data: Any,
+        val_data: Any = None,
+        run_dir: str | Path | None = None,
+        evaluate: Evaluator = evaluate_loss,
+        context: distributed.Context | None = None,
+    ) -> None:
+        self.config, self.train_data, self.val_data = config, train_data, val_data
+        self.context = context or distributed.setup(config.device)
+        self.raw_model = model.to(self.context.device)
+        self.model: nn.Module = model
+        if self.context.distributed:
+            self.model = DistributedDataParallel(model)
+        self.evaluate = evaluate
+        self.optimizer = build_optimizer(model, config)
+        steps_per_epoch = math.ceil(len(train_data) / config.accumulate)
+        total = config.max_steps or steps_per_epoch * config.epochs
+        self.schedule = Schedule(self.optimizer, config, total)
+        self.counters = Counters()
+        self.state: Any = None  # the recurrent state carried between stream chunks
+        self.epoch_loss, self.epoch_tokens = 0.0, 0  # running sums of the current epoch
+        self.best: float | None = None
+        self.bad_evaluations = 0  # evaluations without improvement (early stopping)
+        self.bad_steps = 0  # consecutive non-finite steps (the guard)
+        self.log = RunLog(run_dir if self.context.is_main else None)
+        unit = "tok" if train_data.stateful or _has_time(train_data) else "samples"
+        self.progress = ProgressReporter(config.quiet, unit, enabled=self.context.is_main)
+        use_bf16 = config.precision == "bf16" or (
+            config.precision == "auto" and self.context.device.type == "cuda"
+        )
+        self.autocast = torch.autocast(self.context.device.type, torch.bfloat16, use_bf16)
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train until ``epochs`` or ``max_steps`` is reached or early stopping fires."""
+        if resume:
+            restore(self)
+        else:
+            torch.manual_seed(self.config.seed + self.context.rank)
+        result = TrainResult(self.counters, self.best)
+        while self.counters.epoch < self.config.epochs and not self._done():
+            summary = self._train_epoch()
+            if self.val_data is not None and self.config.eval_every is None:
+                summary |= self._validate()
+            self.counters.epoch += 1
+            self.counters.batch, self.state = 0, None
+            self.epoch_loss, self.epoch_tokens = 0.0, 0
+            self.log.record({"kind": "epoch", "step": self.counters.step, **summary})
+            self.progress.end_epoch(summary | {"epochs": self.config.epochs})
+            result.history.append(summary)
+            snapshot(self)
+            if self._patience_exhausted():
+                result.stopped_early = True
+                self.progress.message(f"early stopping: {self.config.monitor} stopped improving")
+                break
+        self.log.finish(self.raw_model, has_best=self.best is not None)
+        result.best = self.best
+        return result
+
+    def _train_epoch(self) -> dict[str, Any]:
+        cfg, c, data = self.config, self.counters, self.train_data
+        self.model.train()
+        self.progress.start_epoch(c.epoch, cfg.epochs, len(data), done=c.batch)
+        started, tokens_seen = time.perf_counter(), 0
+        for batch in data.epoch(c.epoch, start=c.batch):
+            batch = {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
+            last_micro = (c.batch + 1) % cfg.accumulate == 0 or c.batch + 1 == len(data)
+            sync = contextlib.nullcontext() if last_micro else self._no_sync()
+            with sync:
+                loss = self._forward_backward(batch)
+            tokens = count_tokens(batch)
+            self.epoch_loss += loss * tokens
+            self.epoch_tokens += tokens
+            tokens_seen += tokens
+            c.batch += 1
+            c.micro += 1
+            rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
+            self.progress.update(1, loss, rate)
+            if last_micro:
+                self._optimizer_step(loss, rate, micro_batches=(c.batch - 1) % cfg.accumulate + 1)
+            if self._done():
+                break
+        seconds = time.perf_counter() - started
+        return {
+            "epoch": c.epoch,
+            "train_loss": self.epoch_loss / max(self.epoch_tokens, 1),
+            "rate": tokens_seen / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
+
+    def _forward_backward(self, batch: dict[str, torch.Tensor]) -> float:
+        """One micro-batch: forward, backward; returns its loss. Gradients accumulate."""
+        with self.autocast:
+            if self.train_data.stateful:
+                self.state = reset_state(self.state, batch.pop("reset"))  # document borders
+                output, loss = self.model(**batch, state=self.state)
+                self.state = detach_state(output.state)  # truncated BPTT: cut at the border
+                self.counters.chunk += 1
+            else:
+                output, loss = self.model(**batch)
+        (loss / self.config.accumulate).backward()
+        return float(loss.detach())
+
+    def _optimizer_step(self, loss: float, rate: float, micro_batches: int) -> None:
+        cfg, c = self.config, self.counters
+        if micro_batches != cfg.accumulate:  # a short last group: undo the 1/accumulate scale
+            for p in self.raw_model.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(cfg.accumulate / micro_batches)
+        grad_norm = clip_gradients(list(self.raw_model.parameters()), cfg.clip_norm, cfg.clip_value)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            self._skip_step(loss, grad_norm)
+            return
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.schedule.step()
+        c.step += 1
+        self.bad_steps = 0
+        if c.step % cfg.log_every == 0:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.log.record(
+                {
+                    "kind": "step",
+                    "step": c.step,
+                    "epoch": c.epoch,
+                    "loss": loss,
+                    "grad_norm": grad_norm,
+                    "clipped": cfg.clip_norm is not None and grad_norm > cfg.clip_norm,
+                    "lr": lr,
+                    "rate": rate,
+                }
+            )
+        if self.val_data is not None and cfg.eval_every and c.step % cfg.eval_every == 0:
+            self.log.record({"kind": "eval", "step": c.step, **self._validate()})
+        if c.step % cfg.checkpoint_every == 0:
+            snapshot(self)
+
+    def _skip_step(self, loss: float, grad_norm: float) -> None:
+        """The non-finite guard: drop this update, reset the carried state, maybe give up."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state = None
+        self.counters.skipped += 1
+        self.bad_steps += 1
+        what = f"loss {loss}, gradient norm {grad_norm}"
+        self.progress.message(
+            f"step {self.counters.step + 1}: {what}; skipped the update "
+            f"({self.bad_steps}/{self.config.max_bad_steps})"
+        )
+        if self.bad_steps >= self.config.max_bad_steps:
+            raise TrainingDiverged(
+                f"training diverged: {self.bad_steps} steps in a row had a non-finite loss or "
+                f"gradient ({what}); lower train.lr (now {self.config.lr:g}) or clip "
+                f"gradients (train.clip_norm=1.0)"
+            )
+
+    def _validate(self) -> dict[str, float]:
+        metrics = self.evaluate(self.raw_model, self.val_data)
+        self.model.train()
+        value = metrics.get(self.config.monitor)
+        if value is None:
+            raise ValueError(
+                f"train.monitor is {self.config.monitor!r} but the evaluation gives "
+                f"{', '.join(metrics)}"
+            )
+        if "val_loss" in metrics:
+            self.schedule.on_validation(metrics["val_loss"])
+        sign = 1 if self.config.monitor_mode == "min" else -1
+        if self.best is None or sign * value < sign * self.best:
+            self.best, self.bad_evaluations = value, 0
+            self.log.save_best(self.raw_model)
+        else:
+            self.bad_evaluations += 1
+        return metrics
+
+    def _patience_exhausted(self) -> bool:
+        patience = self.config.early_stopping
+        return patience is not None and self.bad_evaluations >= patience
+
+    def _done(self) -> bool:
+        return self.config.max_steps is not None and self.counters.step >= self.config.max_steps
+
+    def _no_sync(self) -> contextlib.AbstractContextManager:
+        """Skip DDP's gradient all-reduce on all but the last micro-batch of a step."""
+        if isinstance(self.model, DistributedDataParallel):
+            return self.model.no_sync()
+        return contextlib.nullcontext()
+
+
+def _has_time(data: Any) -> bool:
+    tensors = getattr(data, "tensors", {})
+    return "inputs" in tensors and tensors["inputs"].dim() >= 2

@@ -1,0 +1,75 @@
+"""Crash safety: a run killed with SIGKILL and resumed ends exactly where one left alone ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
+
+from rnnkit.train.checkpoint import CheckpointError, latest_checkpoint
+from rnnkit.train.trainer import Trainer
+
+SCRIPT = Path(__file__).with_name("train_script.py")
+
+
+def run_script(run_dir, *args, launcher=(), wait=True):
+    command = [*launcher, str(SCRIPT), str(run_dir), *args]
+    if not launcher:
+        command.insert(0, sys.executable)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    if wait:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    return process
+
+
+def step_records(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [(r["step"], r["loss"]) for r in map(json.loads, lines) if r["kind"] == "step"]
+
+
+def test_killed_and_resumed_run_is_bit_identical(tmp_path):
+    alone, killed = tmp_path / "alone", tmp_path / "killed"
+    run_script(alone)
+    process = run_script(killed, "--delay", "0.05", wait=False)
+    deadline = time.monotonic() + 60
+    # Kill in the middle of the second epoch (5 steps an epoch), possibly during a write.
+    while time.monotonic() < deadline:
+        latest = latest_checkpoint(killed / "checkpoint")
+        if latest is not None and "00000007" in latest.name:
+            break
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model.safetensors").exists(), "the run was meant to die unfinished"
+    run_script(killed, "--resume")
+    expected, got = load_file(alone / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert expected.keys() == got.keys()
+    for name, value in expected.items():
+        assert torch.equal(value, got[name]), name
+    assert step_records(killed) == step_records(alone)
+
+
+def test_corrupt_checkpoint_is_refused_and_nothing_is_overwritten(tmp_path):
+    config = quiet_config(epochs=1, checkpoint_every=2, log_every=1)
+    Trainer(SequenceRegressor(), config, sum_task(), run_dir=tmp_path).fit()
+    newest = latest_checkpoint(tmp_path / "checkpoint")
+    newest.write_bytes(newest.read_bytes()[:-100])  # a torn write
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    trainer = Trainer(SequenceRegressor(), config, sum_task(), run_dir=tmp_path)
+    with pytest.raises(CheckpointError, match=newest.name):
+        trainer.fit(resume=True)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_resume_without_checkpoint_says_so(tmp_path):
+    trainer = Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="no checkpoint to resume from"):
+        trainer.fit(resume=True)
