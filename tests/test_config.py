@@ -58,6 +58,16 @@ def test_overrides_are_parsed_as_toml_values_or_words():
         merge_overrides({"lr": 1.0}, ["lr.x=2"])
 
 
+@dataclass
+class Tuned:
+    model: Model = field(default_factory=lambda: Model(hidden_size=256, dropout=0.5))
+
+
+def test_a_partly_set_section_keeps_the_defaults_its_parent_gives_it():
+    tuned = build(Tuned, overrides=["model.kind=gru"])
+    assert tuned.model == Model(kind="gru", hidden_size=256, dropout=0.5)
+
+
 def test_toml_then_overrides_win_in_order(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('lr = 0.01\n[model]\nkind = "gru"\nhidden_size = 16\n')

@@ -32,6 +32,19 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from rnnkit.tasks import runner
+
+    out = args.out or f"runs/{args.task}"
+    run_dir, result = runner.train(
+        args.task, out, args.config, args.overrides, args.resume, quiet=args.quiet
+    )
+    if runner.is_main_process():
+        best = "" if result.best is None else f"; best validation score {result.best:.4f}"
+        print(f"trained {args.task} into {run_dir}{best}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rnnkit.demo import run_demo
 
@@ -57,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     check.set_defaults(handler=cmd_gradcheck)
 
+    train = commands.add_parser(
+        "train",
+        help="train a task into a run directory",
+        description="Train a task into a run directory (config.json, model.safetensors, "
+        "metrics.jsonl, loss.png, checkpoint/). Settings come from the task's defaults, "
+        "then --config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4. Under "
+        "torchrun (torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel.",
+    )
+    train.add_argument("task", help="what to train: adding, copy (more tasks arrive as they land)")
+    train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
+    train.add_argument("--out", help="run directory (default: runs/TASK); must not exist")
+    train.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    train.set_defaults(handler=cmd_train)
+
     demo = commands.add_parser(
         "demo", help="gradient check, then a tiny training of each topology on data it makes"
     )
@@ -66,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Overrides (SECTION.KEY=VALUE) may come before or after the options.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not hasattr(args, "overrides") or any("=" not in e or e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError) as err:

@@ -128,8 +128,12 @@ def build(
     toml: str | Path | None = None,
     overrides: Iterable[str] = (),
 ) -> C:
-    """Defaults, then ``base``, then a TOML file, then overrides; later ones win."""
-    data: dict[str, Any] = dict(base or {})
+    """The class's defaults, then ``base``, then a TOML file, then overrides; later ones win.
+
+    Starting from the defaults of ``cls`` itself keeps the defaults a task gives its nested
+    sections (a task's own TrainConfig, say) when only some of their keys are set.
+    """
+    data = _deep_update(to_dict(cls()), base or {})
     if toml is not None:
         data = _deep_update(data, load_toml(toml))
     return from_dict(cls, merge_overrides(data, overrides))

@@ -30,8 +30,15 @@ def test_starting_mid_epoch_yields_the_remaining_batches():
 
 
 def test_batches_are_trimmed_to_their_longest_sequence():
-    for batch in TensorBatches(samples(), batch_size=3).epoch(0):
-        assert batch["inputs"].shape[1] == batch["lengths"].max()
+    data = samples() | {"targets": torch.arange(60).view(10, 6)}  # aligned: tagging
+    for batch in TensorBatches(data, batch_size=3).epoch(0):
+        assert batch["inputs"].shape[1] == batch["targets"].shape[1] == batch["lengths"].max()
+
+
+def test_unaligned_targets_keep_their_length():
+    data = samples() | {"targets": torch.arange(70).view(10, 7)}  # e.g. reversed source + eos
+    for batch in TensorBatches(data, batch_size=3).epoch(0):
+        assert batch["inputs"].shape[1] == batch["lengths"].max() and batch["targets"].shape[1] == 7
 
 
 def test_shards_partition_each_global_batch():

@@ -43,6 +43,11 @@ class TensorBatches:
             ``world_size > 1`` so every rank does the same number of steps).
         seed, rank, world_size: see the module docstring.
 
+        time_aligned: the tensors whose dim 1 is the input's time axis, trimmed with it
+            when ``lengths`` is present. Default: ``inputs``, and ``targets`` when it has the
+            inputs' padded length (tagging); give it explicitly when a target of the same
+            padded length is not aligned with the inputs (translation).
+
     When ``lengths`` is present, each batch is trimmed to its longest sequence, so short
     batches do not pay for the padding of long ones.
     """
@@ -58,6 +63,7 @@ class TensorBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        time_aligned: tuple[str, ...] | None = None,
     ) -> None:
         sizes = {name: t.shape[0] for name, t in tensors.items()}
         if not sizes or len(set(sizes.values())) != 1:
@@ -68,6 +74,12 @@ class TensorBatches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.drop_last = drop_last or world_size > 1
+        if time_aligned is None:
+            inputs, targets = tensors.get("inputs"), tensors.get("targets")
+            same = targets is not None and inputs is not None and targets.dim() >= 2
+            same = same and inputs.dim() >= 2 and targets.shape[1] == inputs.shape[1]
+            time_aligned = ("inputs", "targets") if same else ("inputs",)
+        self.time_aligned = time_aligned
         if self.num_samples < (batch_size if self.drop_last else 1):
             raise ValueError(f"{self.num_samples} samples are fewer than one batch of {batch_size}")
 
@@ -92,9 +104,8 @@ class TensorBatches:
         batch = {name: t[rows] for name, t in self.tensors.items()}
         if "lengths" in batch:
             longest = int(batch["lengths"].max())
-            for name, t in batch.items():
-                if t.dim() >= 2 and name != "lengths" and t.shape[1] > longest:
-                    batch[name] = t[:, :longest]
+            for name in self.time_aligned:
+                batch[name] = batch[name][:, :longest]
         return batch
 
 

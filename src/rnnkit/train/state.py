@@ -142,7 +142,13 @@ def restore(trainer: Trainer) -> None:
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
         map_location=trainer.context.device,
+        # The checkpoint holds rank 0's random state. Under torchrun each rank instead draws
+        # a fresh stream of its own, so their dropout masks stay different after a resume.
+        restore_rng=not trainer.context.distributed,
     )
+    if trainer.context.distributed:
+        counters = checkpoint.counters
+        torch.manual_seed(trainer.config.seed + trainer.context.rank + 7919 * counters["step"])
     trainer.counters = type(trainer.counters)(**checkpoint.counters)
     extra = checkpoint.extra
     trainer.best, trainer.bad_evaluations = extra["best"], extra["bad_evaluations"]

@@ -1,0 +1,6 @@
+"""Tasks: config + data + model + metrics for one job, trained by `rnnkit.tasks.runner`.
+
+Importing this package registers the built-in tasks with the runner.
+"""
+
+from rnnkit.tasks import longrange  # noqa: F401  (registers adding and copy)

@@ -1,0 +1,74 @@
+"""The command line: one-line errors with exit status 2, nothing written on bad input."""
+
+import json
+
+import pytest
+
+from rnnkit.cli import main
+
+TINY = [
+    "data.length=12",
+    "data.train_samples=128",
+    "data.val_samples=64",
+    "model.hidden_size=8",
+    "train.epochs=1",
+]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_gradcheck_json_reports_every_configuration(capsys):
+    code, out, _ = run(capsys, "gradcheck", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and len(report["rows"]) == 16
+
+
+def test_train_writes_a_run_directory_and_resume_continues_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run(capsys, "train", "adding", "--out", str(out), "--quiet", *TINY)
+    assert code == 0 and f"trained adding into {out}" in stdout
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.jsonl", "loss.png", "checkpoint"} <= names
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"] == "adding" and config["config"]["model"]["hidden_size"] == 8
+    weights = (out / "model.safetensors").read_bytes()
+    assert run(capsys, "train", "adding", "--out", str(out), "--resume", "--quiet")[0] == 0
+    assert (out / "model.safetensors").read_bytes() == weights  # nothing left to train
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "sorting"], "task must be one of adding, copy"),
+        (["train", "adding", "model.hidden=3"], "unknown setting model.hidden; valid settings"),
+        (["train", "adding", "train.lr=fast"], "train.lr must be float, got 'fast'"),
+        (["train", "adding", "model.kind=tree"], "model.kind must be one of"),
+        (["train", "adding", "train.epochs=0"], "train.epochs must be at least 1, got 0"),
+        (["train", "adding", "--config", "missing.toml"], "config file missing.toml does not"),
+        (["train", "adding", "--resume"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, *argv, "--out", str(out))
+    assert code == 2 and message in err, err
+    assert err.count("\n") == 1 and err.startswith("rnnkit: error: ")
+    assert not out.exists()
+
+
+def test_an_existing_run_directory_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, _, err = run(capsys, "train", "adding", "--out", str(out), *TINY)
+    assert code == 2 and "already exists; resume it with --resume" in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_resume_refuses_overrides(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "adding", "--out", str(tmp_path), "--resume", "train.lr=1")
+    assert code == 2 and "drop the overrides" in err
