@@ -25,7 +25,7 @@ def run_demo(seed: int = 0) -> int:
     from rnnkit.reference import gradcheck
     from rnnkit.tasks.toy import TOY_TASKS, format_results, run_toy
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # tables keep their lines in pipes
     started = time.perf_counter()
     console.print("[bold]1. Backpropagation through time, by hand[/bold]")
     console.print(

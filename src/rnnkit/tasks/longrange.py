@@ -33,7 +33,6 @@ class ModelConfig:
     num_layers: int = 1
     dropout: float = 0.0
 
-
     def layer_args(self) -> dict[str, object]:
         return {
             "kind": self.kind,
