@@ -72,3 +72,38 @@ def test_an_existing_run_directory_is_never_overwritten(tmp_path, capsys):
 def test_resume_refuses_overrides(tmp_path, capsys):
     code, _, err = run(capsys, "train", "adding", "--out", str(tmp_path), "--resume", "train.lr=1")
     assert code == 2 and "drop the overrides" in err
+
+
+def test_diagnose_writes_the_report_and_plots(tmp_path, capsys):
+    out = tmp_path / "diag"
+    argv = ["diagnose", "--length", "12", "--hidden-size", "8", "--clip-steps", "5"]
+    code, stdout, _ = run(capsys, *argv, "--kinds", "rnn_tanh,lstm", "--out", str(out))
+    assert code == 0 and "rnn_tanh" in stdout and "clip_norm" in stdout
+    assert {p.name for p in out.iterdir()} == {
+        "diagnostics.json",
+        "gradient_flow.png",
+        "clipping.png",
+    }
+
+
+def test_diagnose_a_trained_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert run(capsys, "train", "adding", "--out", str(run_dir), "--quiet", *TINY)[0] == 0
+    code, stdout, _ = run(capsys, "diagnose", str(run_dir), "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["models"][0]["kind"] == "lstm" and report["length"] == 12
+    assert (run_dir / "diagnostics" / "gradient_flow.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["diagnose", "--kinds", "lstm,tree"], "kinds must be a non-empty list of"),
+        (["diagnose", "--length", "1"], "length must be an int of at least 2"),
+        (["diagnose", "no-such-run"], "run directory no-such-run does not exist"),
+    ],
+)
+def test_diagnose_bad_input(tmp_path, capsys, argv, message):
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "out"))
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

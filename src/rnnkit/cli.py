@@ -11,6 +11,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import torch
 
 EXIT_USER_ERROR = 2
 
@@ -42,6 +45,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     if runner.is_main_process():
         best = "" if result.best is None else f"; best validation score {result.best:.4f}"
         print(f"trained {args.task} into {run_dir}{best}")
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from rnnkit.diagnostics import format_summary, run_diagnose
+
+    if args.run is not None:
+        from rnnkit.tasks.runner import diagnose_run
+
+        out = args.out or str(Path(args.run) / "diagnostics")
+        report = diagnose_run(args.run, out, batch_size=args.batch_size)
+    else:
+        out = args.out or "diagnostics"
+        report = run_diagnose(
+            task=args.task,
+            length=args.length,
+            kinds=args.kinds.split(","),
+            hidden_size=args.hidden_size,
+            seed=args.seed,
+            out_dir=out,
+            train_steps=args.train_steps,
+            batch_size=args.batch_size,
+            clip_steps=args.clip_steps,
+        )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_summary(report))
+        print(f"\nwrote {', '.join(report['files'])} into {out}")
     return 0
 
 
@@ -86,6 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(handler=cmd_train)
 
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="show vanishing and exploding gradients through time (plots and JSON)",
+        description="Measure ||dLoss/dh_t|| at every time step, layer and direction (and LSTM/GRU "
+        "gate saturation), through the NumPy reference. Without RUN: the Elman RNN, LSTM and "
+        "GRU compared on a long-memory task, at initialisation (torch's uniform and rnnkit's "
+        "orthogonal init) and optionally after training, plus an exploding relu RNN trained "
+        "with and without gradient clipping. With RUN: the trained model of that run directory.",
+    )
+    diagnose.add_argument("run", nargs="?", help="a run directory from rnnkit train (optional)")
+    diagnose.add_argument("--task", default="adding", choices=("adding", "copy"))
+    diagnose.add_argument("--length", type=int, default=100, help="T (default: %(default)s)")
+    diagnose.add_argument("--kinds", default="rnn_tanh,lstm,gru", help="default: %(default)s")
+    diagnose.add_argument("--hidden-size", type=int, default=64, help="default: %(default)s")
+    diagnose.add_argument("--train-steps", type=int, default=0, help="also measure after training")
+    diagnose.add_argument("--clip-steps", type=int, default=100, help="0 skips the clipping run")
+    diagnose.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    diagnose.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    diagnose.add_argument("--out", help="folder for diagnostics.json and the plots")
+    diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
+    diagnose.set_defaults(handler=cmd_diagnose)
+
     demo = commands.add_parser(
         "demo", help="gradient check, then a tiny training of each topology on data it makes"
     )
@@ -95,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Denormal floats (a vanishing gradient is full of them) cost the CPU up to 30x per
+    # operation; flushing them to zero changes nothing a float32 model can represent.
+    torch.set_flush_denormal(True)
     parser = build_parser()
     # Overrides (SECTION.KEY=VALUE) may come before or after the options.
     args, extra = parser.parse_known_args(argv)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
 
-from rnnkit.train.optim import Schedule
+from rnnkit.train.optim import Schedule, clip_gradients
 from rnnkit.train.trainer import TrainConfig, Trainer, TrainingDiverged, evaluate_loss
 
 
@@ -138,3 +138,25 @@ def test_unknown_monitor_is_a_clear_error():
 def test_config_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_clipping_rescues_a_finite_gradient_whose_float32_norm_would_overflow():
+    param = torch.nn.Parameter(torch.zeros(1000))
+    param.grad = torch.full((1000,), 1e23)  # finite, but the sum of squares is 1e49
+    norm = clip_gradients([param], max_norm=1.0, max_value=None)
+    assert math.isclose(norm, 1e23 * math.sqrt(1000), rel_tol=1e-6)
+    assert math.isclose(float(param.grad.norm()), 1.0, rel_tol=1e-4)
+
+
+def test_clip_gradients_equals_torch():
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.zeros(5, 3)), torch.nn.Parameter(torch.zeros(4))]
+    grads = [torch.randn(5, 3), torch.randn(4)]
+    twins = [torch.nn.Parameter(torch.zeros_like(p)) for p in params]
+    for p, t, g in zip(params, twins, grads, strict=True):
+        p.grad, t.grad = g.clone(), g.clone()
+    norm = clip_gradients(params, max_norm=0.5, max_value=None)
+    expected = torch.nn.utils.clip_grad_norm_(twins, 0.5)
+    assert math.isclose(norm, float(expected), rel_tol=1e-6)
+    for p, t in zip(params, twins, strict=True):
+        torch.testing.assert_close(p.grad, t.grad)

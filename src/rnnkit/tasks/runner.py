@@ -15,6 +15,7 @@ torchrun process group, training, and resuming a run where its checkpoint left o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from rnnkit.config import build, from_dict, to_dict
-from rnnkit.io import atomic_write_json
+from rnnkit.io import atomic_write_json, load_weights
 from rnnkit.train import distributed
 from rnnkit.train.rundir import create_run_dir, open_run_dir
 from rnnkit.train.trainer import Trainer, TrainResult, evaluate_loss
@@ -134,3 +135,58 @@ def _barrier(context: distributed.Context) -> None:
 def is_main_process() -> bool:
     """True outside torchrun and on its rank 0: the one process that talks to the user."""
     return os.environ.get("RANK", "0") == "0"
+
+
+def load_run(run_dir: str | Path) -> tuple[Task, Any, Built]:
+    """Rebuild a trained run: its task, its config and the model with the saved weights.
+
+    The model and data are rebuilt by the task from ``config.json`` (in one process, on the
+    CPU), then ``model.safetensors`` is loaded into the model; nothing is unpickled.
+    """
+    path, saved = open_run_dir(run_dir)
+    if "task" not in saved or "config" not in saved:
+        raise ValueError(f"{path}/config.json was not written by rnnkit train")
+    task = get_task(saved["task"])
+    config = from_dict(task.config_class, saved["config"])
+    weights = path / "model.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
+    torch.manual_seed(config.train.seed)
+    built = task.build(config, distributed.Context())
+    load_weights(weights, built.model)
+    built.model.eval()
+    return task, config, built
+
+
+def diagnose_run(
+    run_dir: str | Path, out_dir: str | Path | None = None, batch_size: int = 32
+) -> dict[str, Any]:
+    """Gradient flow through time of a trained run's model on a batch of its validation data.
+
+    Returns the same report layout as `rnnkit.diagnostics.run_diagnose` (one model, no
+    clipping experiment) and writes it, with its plot, into ``out_dir`` when given.
+    """
+    from rnnkit.diagnostics import measure_gradient_flow, write_report
+
+    task, config, built = load_run(run_dir)
+    data = built.val_data if built.val_data is not None else built.train_data
+    batch = next(iter(data.epoch(0)))
+    batch = {name: tensor[:batch_size] for name, tensor in batch.items()}
+    flow = measure_gradient_flow(built.model, batch).to_dict()
+    metrics = Path(run_dir) / "metrics.jsonl"
+    lines = metrics.read_text(encoding="utf-8").splitlines() if metrics.exists() else []
+    report = {
+        "task": task.name,
+        "run": str(run_dir),
+        "length": flow["steps"],
+        "hidden_size": flow["hidden_size"],
+        "batch_size": flow["batch_size"],
+        "train_steps": json.loads(lines[-1])["step"] if lines else 0,
+        "seed": config.train.seed,
+        "models": [{"init": "trained", "stage": "trained", **flow}],
+        "clipping": None,
+        "files": [],
+    }
+    if out_dir is not None:
+        report["files"] = [p.name for p in write_report(report, out_dir)]
+    return report

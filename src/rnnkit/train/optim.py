@@ -107,17 +107,24 @@ def clip_gradients(
     """Clip in place (by value, then by global norm) and return the norm *before* clipping.
 
     The pre-clip norm is what users watch for explosions, so it is measured even when no
-    clipping is configured.
+    clipping is configured. It is summed in float64: an exploding float32 gradient can be
+    finite while the sum of its squares overflows, and clipping must still rescue it.
     """
-    grads = [p for p in parameters if p.grad is not None]
-    norm = torch.nn.utils.get_total_norm([p.grad for p in grads]) if grads else torch.tensor(0.0)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm = _total_norm(grads)
     if max_value is not None:
         torch.nn.utils.clip_grad_value_(grads, max_value)
     if max_norm is not None:
-        norm_after_value = (
-            torch.nn.utils.get_total_norm([p.grad for p in grads])
-            if max_value is not None
-            else norm
-        )
-        torch.nn.utils.clip_grads_with_norm_(grads, max_norm, norm_after_value)
-    return float(norm)
+        after_value = _total_norm(grads) if max_value is not None else norm
+        scale = min(max_norm / (after_value + 1e-6), 1.0)  # torch's clip_grad_norm_ formula
+        if scale < 1.0:
+            torch._foreach_mul_(grads, scale)
+    return norm
+
+
+def _total_norm(grads: list[torch.Tensor]) -> float:
+    """The L2 norm of all gradients together, accumulated in float64."""
+    if not grads:
+        return 0.0
+    norms = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads])
+    return float(torch.linalg.vector_norm(norms))

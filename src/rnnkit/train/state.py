@@ -26,12 +26,15 @@ WEIGHTS, METRICS, PLOT, CHECKPOINTS = "model.safetensors", "metrics.jsonl", "los
 
 
 class RunLog:
-    """Writes metrics, weights and plots into a run directory; does nothing without one."""
+    """Writes metrics, weights and plots into a run directory (none without one) and keeps
+    this process's records in ``history`` for callers that train in memory."""
 
     def __init__(self, run_dir: str | Path | None) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.history: list[dict[str, Any]] = []
 
     def record(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
         if self.run_dir is not None:
             append_jsonl(self.run_dir / METRICS, record)
 

@@ -290,6 +290,9 @@ class Trainer:
         self.counters.skipped += 1
         self.bad_steps += 1
         what = f"loss {loss}, gradient norm {grad_norm}"
+        self.log.record(
+            {"kind": "skip", "step": self.counters.step, "loss": loss, "grad_norm": grad_norm}
+        )
         self.progress.message(
             f"step {self.counters.step + 1}: {what}; skipped the update "
             f"({self.bad_steps}/{self.config.max_bad_steps})"
