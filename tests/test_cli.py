@@ -77,6 +77,7 @@ def test_resume_refuses_overrides(tmp_path, capsys):
 def test_diagnose_writes_the_report_and_plots(tmp_path, capsys):
     out = tmp_path / "diag"
     argv = ["diagnose", "--length", "12", "--hidden-size", "8", "--clip-steps", "5"]
+    argv += ["--train-steps", "5"]
     code, stdout, _ = run(capsys, *argv, "--kinds", "rnn_tanh,lstm", "--out", str(out))
     assert code == 0 and "rnn_tanh" in stdout and "clip_norm" in stdout
     assert {p.name for p in out.iterdir()} == {

@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--length", type=int, default=100, help="T (default: %(default)s)")
     diagnose.add_argument("--kinds", default="rnn_tanh,lstm,gru", help="default: %(default)s")
     diagnose.add_argument("--hidden-size", type=int, default=64, help="default: %(default)s")
-    diagnose.add_argument("--train-steps", type=int, default=0, help="also measure after training")
+    diagnose.add_argument(
+        "--train-steps", type=int, default=100, help="also measure after training (0: skip)"
+    )
     diagnose.add_argument("--clip-steps", type=int, default=100, help="0 skips the clipping run")
     diagnose.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     diagnose.add_argument("--seed", type=int, default=0, help="default: %(default)s")
