@@ -39,12 +39,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rnnkit.tasks import runner
 
     out = args.out or f"runs/{args.task}"
+    overrides = list(args.overrides)
+    if args.data is not None:
+        overrides.append(f"data.source={json.dumps(args.data)}")
     run_dir, result = runner.train(
-        args.task, out, args.config, args.overrides, args.resume, quiet=args.quiet
+        args.task, out, args.config, overrides, args.resume, quiet=args.quiet
     )
     if runner.is_main_process():
         best = "" if result.best is None else f"; best validation score {result.best:.4f}"
         print(f"trained {args.task} into {run_dir}{best}")
+        formatter = getattr(runner.get_task(args.task), "format_results", None)
+        if result.results and formatter is not None:
+            print(formatter(result.results))
     return 0
 
 
@@ -77,10 +83,36 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.textgen import generate, load_language_model
+
+    lm = load_language_model(args.run)
+    text = generate(
+        lm, args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed
+    )
+    print(json.dumps({"prime": args.prime, "text": text}) if args.json else text)
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.textgen import complete, format_completion, load_language_model
+
+    lm = load_language_model(args.run)
+    result = complete(lm, args.text, k=args.k, words=args.words, beam=args.beam)
+    print(json.dumps(result, indent=2) if args.json else format_completion(result))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rnnkit.demo import run_demo
 
-    return run_demo(seed=args.seed)
+    return run_demo(args.out)
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    from rnnkit.demo import run_tour
+
+    return run_tour(seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,10 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         "then --config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4. Under "
         "torchrun (torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel.",
     )
-    train.add_argument("task", help="what to train: adding, copy (more tasks arrive as they land)")
+    train.add_argument("task", help="what to train: lm, adding, copy")
     train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
     train.add_argument("--out", help="run directory (default: runs/TASK); must not exist")
     train.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
+    train.add_argument("--data", help="the text source, same as data.source=... (lm)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(handler=cmd_train)
@@ -142,11 +175,45 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
     diagnose.set_defaults(handler=cmd_diagnose)
 
-    demo = commands.add_parser(
-        "demo", help="gradient check, then a tiny training of each topology on data it makes"
+    gen = commands.add_parser("generate", help="sample text from a language-model run")
+    gen.add_argument("run", help="a run directory from rnnkit train lm")
+    gen.add_argument("--prime", default="", help="text to start from (default: a new document)")
+    gen.add_argument("--length", type=int, default=50, help="tokens to add (default: %(default)s)")
+    gen.add_argument(
+        "--temperature", type=float, default=0.8, help="0 is greedy; default %(default)s"
     )
-    demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    gen.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
+    gen.add_argument("--top-p", type=float, help="sample among the likeliest tokens up to mass p")
+    gen.add_argument("--seed", type=int, help="makes the sample repeatable")
+    gen.add_argument("--json", action="store_true", help="print JSON")
+    gen.set_defaults(handler=cmd_generate)
+
+    comp = commands.add_parser("complete", help="next-word suggestions and phrase completions")
+    comp.add_argument("run", help="a run directory from rnnkit train lm")
+    comp.add_argument("text", help='the text typed so far, e.g. "import the"')
+    comp.add_argument(
+        "-k", type=int, default=5, help="next-token suggestions (default: %(default)s)"
+    )
+    comp.add_argument(
+        "--words", type=int, default=3, help="tokens per completion (default: %(default)s)"
+    )
+    comp.add_argument(
+        "--beam", type=int, default=5, help="completions (beam size; default %(default)s)"
+    )
+    comp.add_argument("--json", action="store_true", help="print JSON")
+    comp.set_defaults(handler=cmd_complete)
+
+    demo = commands.add_parser(
+        "demo", help="train a word-level LSTM language model on bundled text, then complete"
+    )
+    demo.add_argument("--out", default="runs/demo", help="run directory (a fresh one if taken)")
     demo.set_defaults(handler=cmd_demo)
+
+    tour = commands.add_parser(
+        "tour", help="the gradient check, then a tiny training of each topology on data it makes"
+    )
+    tour.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    tour.set_defaults(handler=cmd_tour)
     return parser
 
 

@@ -41,6 +41,9 @@ class Built:
     val_data: Any = None
     evaluate: Callable[[nn.Module, Any], dict[str, float]] = evaluate_loss
     files: dict[str, Any] = field(default_factory=dict)  # JSON files for the run directory
+    # After training, on the main process: final scores (test set, baselines), which the
+    # runner writes to results.json and hands back.
+    finish: Callable[[Path], dict[str, Any]] | None = None
 
 
 class Task(Protocol):
@@ -119,6 +122,9 @@ def train(
             context=context,
         )
         result = trainer.fit(resume=resume)
+        if built.finish is not None and context.is_main:
+            result.results = built.finish(out)
+            atomic_write_json(out / "results.json", result.results)
     finally:
         distributed.teardown()
     return out, result

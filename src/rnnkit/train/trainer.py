@@ -99,6 +99,7 @@ class TrainResult:
     best: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
+    results: dict[str, Any] = field(default_factory=dict)  # a task's final scores, if any
 
 
 Evaluator = Callable[[nn.Module, Any], dict[str, float]]
@@ -306,6 +307,10 @@ class Trainer:
 
     def _validate(self) -> dict[str, float]:
         metrics = self.evaluate(self.raw_model, self.val_data)
+        if self.context.distributed:  # every rank scored its own equal shard: average them
+            names = sorted(metrics)
+            sums = distributed.all_reduce_sum([metrics[n] for n in names], self.context)
+            metrics = {n: v / self.context.world_size for n, v in zip(names, sums, strict=True)}
         self.model.train()
         value = metrics.get(self.config.monitor)
         if value is None:
