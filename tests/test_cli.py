@@ -108,3 +108,24 @@ def test_diagnose_bad_input(tmp_path, capsys, argv, message):
     code, _, err = run(capsys, *argv, "--out", str(tmp_path / "out"))
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_optional_settings_can_be_switched_off_and_paths_fail_in_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "adding", "--out", str(out), "--quiet", "train.clip_norm=none", *TINY]
+    assert run(capsys, *argv)[0] == 0
+    assert json.loads((out / "config.json").read_text())["config"]["train"]["clip_norm"] is None
+    assert json.loads((out / "config.json").read_text())["config"]["train"]["quiet"] is False
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    code, _, err = run(capsys, "train", "adding", "--out", str(blocked / "run"), *TINY)
+    assert code == 2 and err.count("\n") == 1 and str(blocked) in err
+
+
+def test_resume_checks_the_task_and_diagnose_run_refuses_experiment_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "adding", "--out", str(out), "--quiet", *TINY)[0] == 0
+    code, _, err = run(capsys, "train", "copy", "--out", str(out), "--resume")
+    assert code == 2 and "is a 'adding' run, not 'copy'" in err
+    code, _, err = run(capsys, "diagnose", str(out), "--length", "50")
+    assert code == 2 and "--length only apply without a run directory" in err

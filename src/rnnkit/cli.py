@@ -54,11 +54,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+DIAGNOSE = {
+    "task": "adding",
+    "length": 100,
+    "kinds": "rnn_tanh,lstm,gru",
+    "hidden_size": 64,
+    "train_steps": 100,
+    "clip_steps": 100,
+    "seed": 0,
+}
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from rnnkit.diagnostics import format_summary, run_diagnose
 
     if args.run is not None:
         from rnnkit.tasks.runner import diagnose_run
+
+        experiment = ("task", "length", "kinds", "hidden_size", "train_steps", "clip_steps", "seed")
+        given = [f"--{n.replace('_', '-')}" for n in experiment if getattr(args, n) != DIAGNOSE[n]]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply without a run directory: drop them")
 
         out = args.out or str(Path(args.run) / "diagnostics")
         report = diagnose_run(args.run, out, batch_size=args.batch_size)
@@ -161,16 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
         "with and without gradient clipping. With RUN: the trained model of that run directory.",
     )
     diagnose.add_argument("run", nargs="?", help="a run directory from rnnkit train (optional)")
-    diagnose.add_argument("--task", default="adding", choices=("adding", "copy"))
-    diagnose.add_argument("--length", type=int, default=100, help="T (default: %(default)s)")
-    diagnose.add_argument("--kinds", default="rnn_tanh,lstm,gru", help="default: %(default)s")
-    diagnose.add_argument("--hidden-size", type=int, default=64, help="default: %(default)s")
+    diagnose.add_argument("--task", default=DIAGNOSE["task"], choices=("adding", "copy"))
+    diagnose.add_argument("--length", type=int, default=DIAGNOSE["length"], help="T")
+    diagnose.add_argument("--kinds", default=DIAGNOSE["kinds"], help="default: %(default)s")
+    diagnose.add_argument("--hidden-size", type=int, default=DIAGNOSE["hidden_size"])
     diagnose.add_argument(
-        "--train-steps", type=int, default=100, help="also measure after training (0: skip)"
+        "--train-steps",
+        type=int,
+        default=DIAGNOSE["train_steps"],
+        help="also measure after training (0: skip)",
     )
-    diagnose.add_argument("--clip-steps", type=int, default=100, help="0 skips the clipping run")
+    diagnose.add_argument(
+        "--clip-steps", type=int, default=DIAGNOSE["clip_steps"], help="0 skips the clipping run"
+    )
     diagnose.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
-    diagnose.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    diagnose.add_argument("--seed", type=int, default=DIAGNOSE["seed"], help="default: 0")
     diagnose.add_argument("--out", help="folder for diagnostics.json and the plots")
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
     diagnose.set_defaults(handler=cmd_diagnose)
@@ -217,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: Exception) -> str:
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.strerror}: {err.filename}"
+    return " ".join(str(err).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Denormal floats (a vanishing gradient is full of them) cost the CPU up to 30x per
     # operation; flushing them to zero changes nothing a float32 model can represent.
@@ -230,10 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # bad input, or a path that cannot be used
         if os.environ.get("RNNKIT_DEBUG"):
             raise
-        print(f"rnnkit: error: {err}", file=sys.stderr)
+        print(f"rnnkit: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

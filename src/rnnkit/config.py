@@ -55,7 +55,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, key)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+        # TOML has no null: "none" (any case) switches an optional setting off.
+        if type(None) in args and (value is None or str(value).lower() in ("none", "null")):
             return None
         errors = []
         for option in (a for a in args if a is not type(None)):

@@ -1,32 +1,56 @@
-"""Data-parallel training under torchrun matches one process on the same global batch."""
+"""Data-parallel training under torchrun: it matches one process on the same global batch,
+and a pair of processes killed mid-run resumes to the same weights as a pair left alone."""
 
+import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 
 import torch
 from safetensors.torch import load_file
-from test_resume import run_script
+from test_resume import SCRIPT, run_script
+
+from rnnkit.train.checkpoint import latest_checkpoint
+
+ARGS = ("--dropout", "0", "--epochs", "2")
 
 
-def free_port():
+def torchrun():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+            "--master_addr=127.0.0.1", f"--master_port={port}"]  # fmt: skip
+
+
+def weights(run_dir):
+    return load_file(run_dir / "model.safetensors")
 
 
 def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
-    args = ("--dropout", "0", "--epochs", "2")
-    run_script(tmp_path / "one", *args)
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-    ]
-    run_script(tmp_path / "two", *args, launcher=launcher)
-    one = load_file(tmp_path / "one" / "model.safetensors")
-    two = load_file(tmp_path / "two" / "model.safetensors")
+    run_script(tmp_path / "one", *ARGS)
+    run_script(tmp_path / "two", *ARGS, launcher=torchrun())
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for name, value in one.items():
         torch.testing.assert_close(two[name], value, rtol=0, atol=1e-10, msg=name)
+
+
+def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
+    alone, killed = tmp_path / "alone", tmp_path / "killed"
+    run_script(alone, *ARGS, launcher=torchrun())
+    command = [*torchrun(), str(SCRIPT), str(killed), *ARGS, "--delay", "0.1"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # kill the launcher and both workers mid-epoch 2
+        latest = latest_checkpoint(killed / "checkpoint")
+        if latest is not None and "00000007" in latest.name:
+            break
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model.safetensors").exists(), "the run was meant to die unfinished"
+    run_script(killed, *ARGS, "--resume", launcher=torchrun())
+    expected, got = weights(alone), weights(killed)
+    assert all(torch.equal(expected[name], got[name]) for name in expected)

@@ -73,3 +73,46 @@ def test_resume_without_checkpoint_says_so(tmp_path):
     trainer = Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path)
     with pytest.raises(ValueError, match="no checkpoint to resume from"):
         trainer.fit(resume=True)
+
+
+class StopAt:
+    """Batches that raise KeyboardInterrupt at batch `at` of the first pass (Ctrl-C)."""
+
+    def __init__(self, data, at):
+        self.data, self.at, self.stateful, self.fired = data, at, data.stateful, False
+
+    def __len__(self):
+        return len(self.data)
+
+    def epoch(self, epoch, start=0):
+        for i, batch in enumerate(self.data.epoch(epoch, start), start=start):
+            if i == self.at and not self.fired:
+                self.fired = True
+                raise KeyboardInterrupt
+            yield batch
+
+
+def test_a_run_interrupted_before_its_first_step_resumes(tmp_path):
+    config = quiet_config(epochs=2, checkpoint_every=100)
+    torch.manual_seed(0)
+    Trainer(SequenceRegressor(), config, sum_task(), run_dir=tmp_path / "alone").fit()
+    torch.manual_seed(0)
+    data = StopAt(sum_task(), at=0)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(SequenceRegressor(), config, data, run_dir=tmp_path / "cut").fit()
+    Trainer(SequenceRegressor(), config, data, run_dir=tmp_path / "cut").fit(resume=True)
+    alone = load_file(tmp_path / "alone" / "model.safetensors")
+    cut = load_file(tmp_path / "cut" / "model.safetensors")
+    assert all(torch.equal(alone[name], cut[name]) for name in alone)
+
+
+def test_resuming_a_finished_run_trains_nothing_more(tmp_path):
+    scores = iter([1.0, 2.0, 3.0])
+    evaluate = lambda model, data: {"val_loss": next(scores)}  # noqa: E731
+    config = quiet_config(epochs=10, early_stopping=2)
+    kw = {"val_data": sum_task(seed=1), "run_dir": tmp_path, "evaluate": evaluate}
+    first = Trainer(SequenceRegressor(), config, sum_task(), **kw)
+    assert first.fit().stopped_early and first.counters.epoch == 3
+    again = Trainer(SequenceRegressor(), config, sum_task(), **kw)
+    result = again.fit(resume=True)
+    assert result.stopped_early and again.counters.epoch == 3 and again.counters.step == 24

@@ -133,6 +133,12 @@ def test_unknown_monitor_is_a_clear_error():
         ({"lr": 0.0}, "train.lr must be positive, got 0.0"),
         ({"accumulate": 0}, "train.accumulate must be at least 1, got 0"),
         ({"clip_norm": -1.0}, r"train.clip_norm must be positive or None \(off\), got -1.0"),
+        ({"checkpoint_every": 0}, "train.checkpoint_every must be at least 1, got 0"),
+        ({"step_size": 0}, "train.step_size must be at least 1, got 0"),
+        ({"max_steps": 0}, r"train.max_steps must be at least 1 or None \(off\), got 0"),
+        ({"gamma": 0.0}, r"train.gamma must be in \(0, 1\]"),
+        ({"warmup_steps": -5}, "must not be negative"),
+        ({"lr": float("nan")}, "train.lr must be positive, got nan"),
     ],
 )
 def test_config_errors(kwargs, message):
@@ -160,3 +166,32 @@ def test_clip_gradients_equals_torch():
     assert math.isclose(norm, float(expected), rel_tol=1e-6)
     for p, t in zip(params, twins, strict=True):
         torch.testing.assert_close(p.grad, t.grad)
+
+
+def test_early_stopping_fires_between_epochs_when_evaluating_every_few_steps():
+    scores = iter([1.0, 0.5, 0.6, 0.7] + [0.1] * 20)
+    trainer, result = fit(
+        SequenceRegressor(),
+        quiet_config(epochs=3, eval_every=2, early_stopping=2),
+        sum_task(),
+        val_data=sum_task(seed=1),
+        evaluate=lambda model, data: {"val_loss": next(scores)},
+    )
+    assert result.stopped_early and trainer.counters.step == 8 and trainer.counters.epoch == 1
+
+
+def test_a_skipped_step_does_not_poison_the_epoch_loss():
+    torch.manual_seed(0)
+    trainer, result = fit(
+        NanAt(SequenceRegressor(), bad_calls={3}), quiet_config(epochs=1), sum_task()
+    )
+    assert math.isfinite(result.history[0]["train_loss"])
+    skips = [r for r in trainer.log.history if r["kind"] == "skip"]
+    assert len(skips) == 1 and skips[0]["loss"] is None and skips[0]["step"] == 3
+
+
+def test_schedule_spans_the_shorter_of_max_steps_and_epochs():
+    trainer = Trainer(
+        SequenceRegressor(), quiet_config(epochs=1, max_steps=1000, schedule="cosine"), sum_task()
+    )
+    assert trainer.schedule.total_steps == 8

@@ -92,8 +92,7 @@ def train(
     if resume:
         if toml is not None or list(overrides):
             raise ValueError("--resume continues a run as it was configured; drop the overrides")
-        _, saved = open_run_dir(out)
-        config = from_dict(task.config_class, saved["config"])
+        config = _saved_config(out, task)
     else:
         config = load_config(task, toml, overrides)
         if out.exists():
@@ -101,17 +100,12 @@ def train(
                 f"run directory {out} already exists; resume it with --resume or choose "
                 "another --out"
             )
-    if quiet:
-        config.train.quiet = True
+    saved = to_dict(config)
+    config.train.quiet = config.train.quiet or quiet  # how this process talks, not the run
     context = distributed.setup(config.train.device)
     try:
         torch.manual_seed(config.train.seed)  # the same initial weights on every rank and rerun
         built = task.build(config, context)  # bad data fails here, before anything is written
-        if context.is_main and not resume:
-            create_run_dir(out, {"task": task.name, "config": to_dict(config)})
-            for name, content in built.files.items():
-                atomic_write_json(out / name, content)
-        _barrier(context)
         trainer = Trainer(
             built.model,
             config.train,
@@ -121,6 +115,11 @@ def train(
             evaluate=built.evaluate,
             context=context,
         )
+        if context.is_main and not resume:
+            create_run_dir(out, {"task": task.name, "config": saved})
+            for name, content in built.files.items():
+                atomic_write_json(out / name, content)
+        _barrier(context)
         result = trainer.fit(resume=resume)
         if built.finish is not None and context.is_main:
             result.results = built.finish(out)
@@ -128,6 +127,16 @@ def train(
     finally:
         distributed.teardown()
     return out, result
+
+
+def _saved_config(run_dir: Path, task: Task) -> Any:
+    """The config a run was started with; its task must be the one asked for."""
+    path, saved = open_run_dir(run_dir)
+    if not isinstance(saved.get("config"), dict) or "task" not in saved:
+        raise ValueError(f"{path}/config.json was not written by rnnkit train")
+    if saved["task"] != task.name:
+        raise ValueError(f"{path} is a {saved['task']!r} run, not {task.name!r}")
+    return from_dict(task.config_class, saved["config"])
 
 
 def _barrier(context: distributed.Context) -> None:
@@ -150,10 +159,8 @@ def load_run(run_dir: str | Path) -> tuple[Task, Any, Built]:
     CPU), then ``model.safetensors`` is loaded into the model; nothing is unpickled.
     """
     path, saved = open_run_dir(run_dir)
-    if "task" not in saved or "config" not in saved:
-        raise ValueError(f"{path}/config.json was not written by rnnkit train")
-    task = get_task(saved["task"])
-    config = from_dict(task.config_class, saved["config"])
+    task = get_task(str(saved.get("task")))
+    config = _saved_config(path, task)
     weights = path / "model.safetensors"
     if not weights.exists():
         raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")

@@ -34,7 +34,7 @@ class ProgressReporter:
     def __init__(self, quiet: bool = False, unit: str = "tok", enabled: bool = True) -> None:
         self.quiet = quiet or not enabled
         self.unit = unit
-        self.console = Console(stderr=True, highlight=False)
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
         self.interactive = sys.stderr.isatty() and not self.quiet
         self._progress: Progress | None = None
         self._task: Any = None

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.distributed as dist
 
 from rnnkit.io import append_jsonl, atomic_path, atomic_write_text, save_weights
 from rnnkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -34,15 +36,26 @@ class RunLog:
         self.history: list[dict[str, Any]] = []
 
     def record(self, record: dict[str, Any]) -> None:
+        # JSON has no NaN or infinity: a non-finite loss is written as null.
+        record = {k: None if _non_finite(v) else v for k, v in record.items()}
         self.history.append(record)
         if self.run_dir is not None:
             append_jsonl(self.run_dir / METRICS, record)
 
     def records(self) -> list[dict[str, Any]]:
-        if self.run_dir is None or not (self.run_dir / METRICS).exists():
+        """The records on disk. A torn last line (the process died mid-write) is dropped."""
+        path = self.run_dir / METRICS if self.run_dir is not None else None
+        if path is None or not path.exists():
             return []
-        lines = (self.run_dir / METRICS).read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number < len(lines):
+                    raise ValueError(f"{path} line {number} is not valid JSON") from None
+        return records
 
     def rewind(self, step: int, epoch: int) -> None:
         """Drop records written after the checkpoint a resumed run starts from."""
@@ -71,6 +84,10 @@ class RunLog:
         plot_losses(self.records(), self.run_dir / PLOT)
 
 
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def plot_losses(records: list[dict[str, Any]], path: Path) -> None:
     """Training loss per logged step and validation loss per evaluation, on one figure."""
     import matplotlib
@@ -78,8 +95,10 @@ def plot_losses(records: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [(r["step"], r["loss"]) for r in records if r["kind"] == "step"]
-    val = [(r["step"], r["val_loss"]) for r in records if "val_loss" in r]
+    steps = [
+        (r["step"], r["loss"]) for r in records if r["kind"] == "step" and r["loss"] is not None
+    ]
+    val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
     if not steps and not val:
         return
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -111,13 +130,36 @@ def _state_from(tensors: dict[str, torch.Tensor], device: torch.device) -> Any:
     return tensors["h"].to(device) if "h" in tensors else None
 
 
+def _gather_state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    """The carried stream state of every rank, rows in rank order (all ranks must call it)."""
+    tensors = _state_tensors(trainer.state)
+    if not trainer.context.distributed or not tensors:
+        return tensors
+    gathered = {}
+    for name, tensor in tensors.items():
+        parts = [torch.empty_like(tensor) for _ in range(trainer.context.world_size)]
+        dist.all_gather(parts, tensor.contiguous())
+        gathered[name] = torch.cat(parts, dim=1)  # (L*D, N_global, H)
+    return gathered
+
+
+def _own_rows(tensors: dict[str, torch.Tensor], trainer: Trainer) -> dict[str, torch.Tensor]:
+    if not trainer.context.distributed:
+        return tensors
+    rank, world = trainer.context.rank, trainer.context.world_size
+    return {name: t.chunk(world, dim=1)[rank] for name, t in tensors.items()}
+
+
 def snapshot(trainer: Trainer) -> None:
-    """Write a full checkpoint (rank 0 only): everything the rest of the run depends on."""
-    run_dir = trainer.log.run_dir
-    if run_dir is None:
+    """Write a full checkpoint: everything the rest of the run depends on. Every rank calls
+    it (the carried states are gathered); rank 0 alone writes."""
+    if trainer.run_dir is None:
+        return
+    tensors = _gather_state(trainer)
+    if not trainer.context.is_main:
         return
     save_checkpoint(
-        run_dir / CHECKPOINTS,
+        trainer.run_dir / CHECKPOINTS,
         model=trainer.raw_model,
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
@@ -128,15 +170,16 @@ def snapshot(trainer: Trainer) -> None:
             "bad_steps": trainer.bad_steps,
             "epoch_loss": trainer.epoch_loss,
             "epoch_tokens": trainer.epoch_tokens,
+            "stopped_early": trainer.stopped_early,
         },
-        tensors=_state_tensors(trainer.state),
+        tensors=tensors,
         keep=trainer.config.keep_checkpoints,
     )
 
 
 def restore(trainer: Trainer) -> None:
     """Load the newest checkpoint of the run into ``trainer``, RNG states included."""
-    run_dir = trainer.log.run_dir
+    run_dir = trainer.run_dir
     if run_dir is None or latest_checkpoint(run_dir / CHECKPOINTS) is None:
         raise ValueError(f"there is no checkpoint to resume from in {run_dir}")
     checkpoint = load_checkpoint(
@@ -157,5 +200,6 @@ def restore(trainer: Trainer) -> None:
     trainer.best, trainer.bad_evaluations = extra["best"], extra["bad_evaluations"]
     trainer.bad_steps = extra["bad_steps"]
     trainer.epoch_loss, trainer.epoch_tokens = extra["epoch_loss"], extra["epoch_tokens"]
-    trainer.state = _state_from(checkpoint.tensors, trainer.context.device)
+    trainer.stopped_early = extra.get("stopped_early", False)
+    trainer.state = _state_from(_own_rows(checkpoint.tensors, trainer), trainer.context.device)
     trainer.log.rewind(trainer.counters.step, trainer.counters.epoch)

@@ -72,11 +72,26 @@ class TrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "bptt", "accumulate", "log_every", "max_bad_steps"):
+        at_least_one = (
+            "epochs", "batch_size", "bptt", "accumulate", "log_every", "max_bad_steps",
+            "checkpoint_every", "keep_checkpoints", "step_size",
+        )  # fmt: skip
+        for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
+        for name in ("max_steps", "eval_every", "early_stopping"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"train.{name} must be at least 1 or None (off), got {value}")
+        if self.warmup_steps < 0 or self.patience < 0:
+            raise ValueError("train.warmup_steps and train.patience must not be negative")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"train.lr must be positive, got {self.lr}")
+        if not 0 < self.gamma <= 1 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(
+                f"train.gamma must be in (0, 1] and train.min_lr_ratio in [0, 1], "
+                f"got {self.gamma} and {self.min_lr_ratio}"
+            )
         for name in ("clip_norm", "clip_value"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -164,7 +179,9 @@ class Trainer:
         self.evaluate = evaluate
         self.optimizer = build_optimizer(model, config)
         steps_per_epoch = math.ceil(len(train_data) / config.accumulate)
-        total = config.max_steps or steps_per_epoch * config.epochs
+        total = steps_per_epoch * config.epochs
+        if config.max_steps is not None:
+            total = min(total, config.max_steps)
         self.schedule = Schedule(self.optimizer, config, total)
         self.counters = Counters()
         self.state: Any = None  # the recurrent state carried between stream chunks
@@ -172,7 +189,10 @@ class Trainer:
         self.best: float | None = None
         self.bad_evaluations = 0  # evaluations without improvement (early stopping)
         self.bad_steps = 0  # consecutive non-finite steps (the guard)
-        self.log = RunLog(run_dir if self.context.is_main else None)
+        self.run_dir = Path(run_dir) if run_dir is not None else None  # every rank reads it
+        self.log = RunLog(run_dir if self.context.is_main else None)  # rank 0 alone writes
+        self.stopped_early = False
+        self.pending_loss, self.pending_tokens = 0.0, 0  # the optimizer step being gathered
         unit = "tok" if train_data.stateful or _has_time(train_data) else "samples"
         self.progress = ProgressReporter(config.quiet, unit, enabled=self.context.is_main)
         use_bf16 = config.precision == "bf16" or (
@@ -186,8 +206,11 @@ class Trainer:
             restore(self)
         else:
             torch.manual_seed(self.config.seed + self.context.rank)
-        result = TrainResult(self.counters, self.best)
-        while self.counters.epoch < self.config.epochs and not self._done():
+            snapshot(self)  # step 0: a run stopped before its first step can still resume
+        result = TrainResult(self.counters, self.best, stopped_early=self.stopped_early)
+        if self._finished():
+            self.progress.message("the run had already finished; nothing left to train")
+        while not self._finished():
             summary = self._train_epoch()
             if self.val_data is not None and self.config.eval_every is None:
                 summary |= self._validate()
@@ -197,11 +220,11 @@ class Trainer:
             self.log.record({"kind": "epoch", "step": self.counters.step, **summary})
             self.progress.end_epoch(summary | {"epochs": self.config.epochs})
             result.history.append(summary)
+            self.stopped_early = self.stopped_early or self._patience_exhausted()
             snapshot(self)
-            if self._patience_exhausted():
-                result.stopped_early = True
-                self.progress.message(f"early stopping: {self.config.monitor} stopped improving")
-                break
+        if self.stopped_early and not result.stopped_early:
+            result.stopped_early = True
+            self.progress.message(f"early stopping: {self.config.monitor} stopped improving")
         self.log.finish(self.raw_model, has_best=self.best is not None)
         result.best = self.best
         return result
@@ -218,8 +241,8 @@ class Trainer:
             with sync:
                 loss = self._forward_backward(batch)
             tokens = count_tokens(batch)
-            self.epoch_loss += loss * tokens
-            self.epoch_tokens += tokens
+            self.pending_loss += loss * tokens
+            self.pending_tokens += tokens
             tokens_seen += tokens
             c.batch += 1
             c.micro += 1
@@ -264,6 +287,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.schedule.step()
         c.step += 1
+        self.epoch_loss += self.pending_loss  # only the micro-batches of steps taken count
+        self.epoch_tokens += self.pending_tokens
+        self.pending_loss, self.pending_tokens = 0.0, 0
         self.bad_steps = 0
         if c.step % cfg.log_every == 0:
             lr = self.optimizer.param_groups[0]["lr"]
@@ -281,6 +307,7 @@ class Trainer:
             )
         if self.val_data is not None and cfg.eval_every and c.step % cfg.eval_every == 0:
             self.log.record({"kind": "eval", "step": c.step, **self._validate()})
+            self.stopped_early = self._patience_exhausted()
         if c.step % cfg.checkpoint_every == 0:
             snapshot(self)
 
@@ -288,11 +315,12 @@ class Trainer:
         """The non-finite guard: drop this update, reset the carried state, maybe give up."""
         self.optimizer.zero_grad(set_to_none=True)
         self.state = None
+        self.pending_loss, self.pending_tokens = 0.0, 0
         self.counters.skipped += 1
         self.bad_steps += 1
         what = f"loss {loss}, gradient norm {grad_norm}"
         self.log.record(
-            {"kind": "skip", "step": self.counters.step, "loss": loss, "grad_norm": grad_norm}
+            {"kind": "skip", "step": self.counters.step + 1, "loss": loss, "grad_norm": grad_norm}
         )
         self.progress.message(
             f"step {self.counters.step + 1}: {what}; skipped the update "
@@ -321,7 +349,8 @@ class Trainer:
         if "val_loss" in metrics:
             self.schedule.on_validation(metrics["val_loss"])
         sign = 1 if self.config.monitor_mode == "min" else -1
-        if self.best is None or sign * value < sign * self.best:
+        improved = self.best is None or sign * value < sign * self.best
+        if math.isfinite(value) and improved:
             self.best, self.bad_evaluations = value, 0
             self.log.save_best(self.raw_model)
         else:
@@ -333,7 +362,12 @@ class Trainer:
         return patience is not None and self.bad_evaluations >= patience
 
     def _done(self) -> bool:
-        return self.config.max_steps is not None and self.counters.step >= self.config.max_steps
+        """Stop the current epoch: max_steps reached, or early stopping fired mid-epoch."""
+        steps = self.config.max_steps
+        return self.stopped_early or (steps is not None and self.counters.step >= steps)
+
+    def _finished(self) -> bool:
+        return self._done() or self.counters.epoch >= self.config.epochs
 
     def _no_sync(self) -> contextlib.AbstractContextManager:
         """Skip DDP's gradient all-reduce on all but the last micro-batch of a step."""
