@@ -56,13 +56,13 @@ class ModelConfig:
     embedding_dim: int = 256
     hidden_size: int = 256
     num_layers: int = 2
-    dropout: float = 0.3
+    dropout: float = 0.1
     tie_weights: bool = True
 
 
 def _train_defaults() -> TrainConfig:
     return TrainConfig(
-        epochs=6, batch_size=32, bptt=35, lr=3e-3, clip_norm=0.5, schedule="cosine",
+        epochs=8, batch_size=64, bptt=35, lr=6e-3, clip_norm=0.5, schedule="cosine",
         warmup_steps=50, log_every=20, checkpoint_every=500,
     )  # fmt: skip
 

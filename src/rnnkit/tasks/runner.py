@@ -103,6 +103,7 @@ def train(
     saved = to_dict(config)
     config.train.quiet = config.train.quiet or quiet  # how this process talks, not the run
     context = distributed.setup(config.train.device)
+    finished = False
     try:
         torch.manual_seed(config.train.seed)  # the same initial weights on every rank and rerun
         built = task.build(config, context)  # bad data fails here, before anything is written
@@ -124,8 +125,9 @@ def train(
         if built.finish is not None and context.is_main:
             result.results = built.finish(out)
             atomic_write_json(out / "results.json", result.results)
+        finished = True
     finally:
-        distributed.teardown()
+        distributed.teardown(wait=finished)  # after a failure the other ranks may be gone
     return out, result
 
 

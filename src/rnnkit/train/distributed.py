@@ -58,8 +58,12 @@ def setup(device: str = "auto") -> Context:
     return Context(rank, world_size, local_rank, chosen)
 
 
-def teardown() -> None:
+def teardown(wait: bool = True) -> None:
+    """Leave the process group. With ``wait``, first wait for every rank: a rank that left
+    while rank 0 was still writing its last files made gloo abort the process."""
     if dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
