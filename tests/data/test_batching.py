@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rnnkit.data.batching import StreamBatches, TensorBatches, count_tokens
+from rnnkit.data.batching import StreamBatches, TensorBatches, count_scored, count_tokens
 
 
 def samples(n=10, t=6):
@@ -82,3 +82,11 @@ def test_stream_shards_take_their_own_rows():
 def test_bad_batching_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_count_scored_counts_what_the_loss_averages_over():
+    assert count_scored({"targets": torch.tensor([[1, 2, -100], [3, -100, -100]])}) == 3
+    assert (
+        count_scored({"targets": torch.tensor([0, 1, 1]), "lengths": torch.tensor([5, 9, 2])}) == 3
+    )
+    assert count_scored({"targets": torch.rand(4, 2)}) == 8

@@ -61,8 +61,8 @@ def test_schedules_follow_their_formulas():
     assert all(a >= b for a, b in itertools.pairwise(cosine[2:]))
     assert lrs(7, schedule="step", step_size=3, gamma=0.5) == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
 
-    schedule = Schedule(optimizer, TrainConfig(lr=1.0, schedule="plateau", patience=1), 10)
-    for loss in (1.0, 0.5, 0.6, 0.7):  # two evaluations without improvement > patience 1
+    schedule = Schedule(optimizer, TrainConfig(lr=1.0, schedule="plateau", patience=2), 10)
+    for loss in (1.0, 0.5, 0.6, 0.7):  # two evaluations without improvement: patience 2
         schedule.on_validation(loss)
     assert optimizer.param_groups[0]["lr"] == 0.5
 

@@ -168,3 +168,12 @@ def count_tokens(batch: Mapping[str, Tensor]) -> int:
         return int(batch["lengths"].sum())
     inputs = batch["inputs"]
     return inputs.shape[0] * inputs.shape[1] if inputs.dim() >= 2 else inputs.shape[0]
+
+
+def count_scored(batch: Mapping[str, Tensor]) -> int:
+    """What a batch's mean loss averages over: target ids that are scored (not -100), or
+    every target value. The weight of the batch when losses are averaged over batches."""
+    targets = batch["targets"]
+    if targets.is_floating_point():
+        return targets.numel()
+    return int((targets != -100).sum())

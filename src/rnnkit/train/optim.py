@@ -76,7 +76,7 @@ class Schedule:
             self.best, self.bad_evaluations = loss, 0
         else:
             self.bad_evaluations += 1
-            if self.bad_evaluations > self.config.patience:
+            if self.bad_evaluations >= self.config.patience:  # as early stopping counts
                 self.plateau_scale *= self.config.gamma
                 self.bad_evaluations = 0
         self._apply()

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from rnnkit.data.batching import count_tokens
+from rnnkit.data.batching import count_scored, count_tokens
 from rnnkit.layers import detach_state, reset_state
 from rnnkit.train import distributed
 from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
@@ -121,7 +121,8 @@ Evaluator = Callable[[nn.Module, Any], dict[str, float]]
 
 
 def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
-    """Mean loss per time step over ``data`` (the state carried through a stream)."""
+    """Mean loss over ``data``, each batch weighted by what its loss averages over (scored
+    targets: steps of a stream, samples of a classifier); the state carried along a stream."""
     was_training = model.training
     model.eval()
     total, steps, state = 0.0, 0, None
@@ -134,8 +135,8 @@ def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
                 state = output.state
             else:
                 _, loss = model(**batch)
-            tokens = count_tokens(batch)
-            total, steps = total + float(loss) * tokens, steps + tokens
+            scored = count_scored(batch)
+            total, steps = total + float(loss) * scored, steps + scored
     model.train(was_training)
     return {"val_loss": total / max(steps, 1)}
 
@@ -240,10 +241,9 @@ class Trainer:
             sync = contextlib.nullcontext() if last_micro else self._no_sync()
             with sync:
                 loss = self._forward_backward(batch)
-            tokens = count_tokens(batch)
-            self.pending_loss += loss * tokens
-            self.pending_tokens += tokens
-            tokens_seen += tokens
+            self.pending_loss += loss * count_scored(batch)
+            self.pending_tokens += count_scored(batch)
+            tokens_seen += count_tokens(batch)
             c.batch += 1
             c.micro += 1
             rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
