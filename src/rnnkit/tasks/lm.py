@@ -58,6 +58,9 @@ class ModelConfig:
     num_layers: int = 2
     dropout: float = 0.1
     tie_weights: bool = True
+    # Adaptive softmax cutoffs (word ids are frequency-ordered), e.g. [1000, 4000]; needs
+    # tie_weights=false. Empty: a full output layer.
+    adaptive_cutoffs: list[int] = field(default_factory=list)
 
 
 def _train_defaults() -> TrainConfig:
@@ -119,6 +122,7 @@ def build_model(config: LMConfig, vocab_size: int) -> LanguageModel:
         num_layers=m.num_layers,
         dropout=m.dropout,
         tie_weights=m.tie_weights,
+        adaptive_cutoffs=tuple(m.adaptive_cutoffs) or None,
     )
 
 
