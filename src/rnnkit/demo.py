@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-# About 4.5 minutes on 2 CPU cores (measured; see README). The output layer over 10,000
+# About 5 minutes on 2 CPU cores (measured; see README). The output layer over 10,000
 # words dominates the cost on a CPU: an adaptive softmax makes the epochs 2x cheaper, which
 # buys 12 of them.
 DEMO_OVERRIDES = (
@@ -21,6 +21,8 @@ DEMO_OVERRIDES = (
     "model.adaptive_cutoffs=[1000, 4000]",
     "model.dropout=0.2",
     "train.epochs=12",
+    "train.batch_size=32",
+    "train.lr=0.004",
 )
 PROMPTS = (
     "Return the",
