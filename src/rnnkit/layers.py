@@ -279,11 +279,6 @@ def _first(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
-def num_parameters(module: nn.Module) -> int:
-    """Trainable parameters of a module."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def recurrent_flops(kind: str, input_size: int, hidden_size: int, steps: int) -> float:
     """Multiply-adds x 2 of one layer and direction over ``steps`` (N*T) steps, forward only."""
     gates = GATES[kind]
@@ -296,7 +291,6 @@ __all__ = [
     "Recurrent",
     "State",
     "detach_state",
-    "num_parameters",
     "recurrent_flops",
     "reset_state",
 ]

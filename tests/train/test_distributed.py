@@ -2,17 +2,13 @@
 and a pair of processes killed mid-run resumes to the same weights as a pair left alone."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import torch
 from safetensors.torch import load_file
-from test_resume import SCRIPT, run_script
-
-from rnnkit.train.checkpoint import latest_checkpoint
+from test_resume import SCRIPT, kill_mid_run, run_script
 
 ARGS = ("--dropout", "0", "--epochs", "2")
 
@@ -42,15 +38,7 @@ def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
     run_script(alone, *ARGS, launcher=torchrun())
     command = [*torchrun(), str(SCRIPT), str(killed), *ARGS, "--delay", "0.1"]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:  # kill the launcher and both workers mid-epoch 2
-        latest = latest_checkpoint(killed / "checkpoint")
-        if latest is not None and "00000007" in latest.name:
-            break
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (killed / "model.safetensors").exists(), "the run was meant to die unfinished"
+    kill_mid_run(process, killed, kill=os.killpg, timeout=90)  # the launcher and both workers
     run_script(killed, *ARGS, "--resume", launcher=torchrun())
     expected, got = weights(alone), weights(killed)
     assert all(torch.equal(expected[name], got[name]) for name in expected)

@@ -30,6 +30,20 @@ def run_script(run_dir, *args, launcher=(), wait=True):
     return process
 
 
+def kill_mid_run(process, run_dir, kill=os.kill, timeout=60):
+    """SIGKILL ``process`` once the checkpoint of step 7 exists (mid epoch 2, 5 steps an
+    epoch), possibly while it is writing the next one; the run must not have finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = latest_checkpoint(run_dir / "checkpoint")
+        if latest is not None and "00000007" in latest.name:
+            break
+        time.sleep(0.01)
+    kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "model.safetensors").exists(), "the run was meant to die unfinished"
+
+
 def step_records(run_dir):
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     return [(r["step"], r["loss"]) for r in map(json.loads, lines) if r["kind"] == "step"]
@@ -38,17 +52,7 @@ def step_records(run_dir):
 def test_killed_and_resumed_run_is_bit_identical(tmp_path):
     alone, killed = tmp_path / "alone", tmp_path / "killed"
     run_script(alone)
-    process = run_script(killed, "--delay", "0.05", wait=False)
-    deadline = time.monotonic() + 60
-    # Kill in the middle of the second epoch (5 steps an epoch), possibly during a write.
-    while time.monotonic() < deadline:
-        latest = latest_checkpoint(killed / "checkpoint")
-        if latest is not None and "00000007" in latest.name:
-            break
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (killed / "model.safetensors").exists(), "the run was meant to die unfinished"
+    kill_mid_run(run_script(killed, "--delay", "0.05", wait=False), killed)
     run_script(killed, "--resume")
     expected, got = load_file(alone / "model.safetensors"), load_file(killed / "model.safetensors")
     assert expected.keys() == got.keys()

@@ -28,10 +28,9 @@ from torch import nn
 from rnnkit.data.batching import StreamBatches
 from rnnkit.data.sources import load_documents, split_documents
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, encode_documents
-from rnnkit.io import load_weights
 from rnnkit.models import LanguageModel
 from rnnkit.models.ngram import KneserNey
-from rnnkit.tasks.runner import Built, register
+from rnnkit.tasks.runner import Built, load_run_weights, register
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, evaluate_loss
 
@@ -166,7 +165,7 @@ def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
     """Test scores of the best weights and of the Kneser-Ney baseline on the same split."""
     level = config.data.level
     model = build_model(config, corpus.tokenizer.vocab_size)
-    load_weights(run_dir / "model.safetensors", model)
+    load_run_weights(run_dir, model)
     results: dict[str, Any] = {"level": level, "tokens": {}}
     for name, stream in (("val", corpus.val), ("test", corpus.test)):
         results["tokens"][name] = int(stream.numel())

@@ -15,7 +15,6 @@ torchrun process group, training, and resuming a run where its checkpoint left o
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +27,8 @@ from torch import nn
 from rnnkit.config import build, from_dict, to_dict
 from rnnkit.io import atomic_write_json, load_weights
 from rnnkit.train import distributed
-from rnnkit.train.rundir import create_run_dir, open_run_dir
+from rnnkit.train.rundir import RunDir, create_run_dir, open_run_dir
+from rnnkit.train.state import RunLog
 from rnnkit.train.trainer import Trainer, TrainResult, evaluate_loss
 
 
@@ -92,7 +92,7 @@ def train(
     if resume:
         if toml is not None or list(overrides):
             raise ValueError("--resume continues a run as it was configured; drop the overrides")
-        config = _saved_config(out, task)
+        _, config = saved_config(out, task)
     else:
         config = load_config(task, toml, overrides)
         if out.exists():
@@ -124,21 +124,32 @@ def train(
         result = trainer.fit(resume=resume)
         if built.finish is not None and context.is_main:
             result.results = built.finish(out)
-            atomic_write_json(out / "results.json", result.results)
+            atomic_write_json(RunDir(out).results, result.results)
         finished = True
     finally:
         distributed.teardown(wait=finished)  # after a failure the other ranks may be gone
     return out, result
 
 
-def _saved_config(run_dir: Path, task: Task) -> Any:
-    """The config a run was started with; its task must be the one asked for."""
+def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:
+    """The run directory and the config it was started with; its task must be ``task``."""
     path, saved = open_run_dir(run_dir)
     if not isinstance(saved.get("config"), dict) or "task" not in saved:
         raise ValueError(f"{path}/config.json was not written by rnnkit train")
     if saved["task"] != task.name:
-        raise ValueError(f"{path} is a {saved['task']!r} run, not {task.name!r}")
-    return from_dict(task.config_class, saved["config"])
+        raise ValueError(
+            f"{path} is a {saved['task']!r} run, not {task.name!r} "
+            f"(rnnkit train {task.name} makes one)"
+        )
+    return path, from_dict(task.config_class, saved["config"])
+
+
+def load_run_weights(run_dir: str | Path, model: nn.Module) -> None:
+    """Load a run's ``model.safetensors`` into ``model`` (checked; nothing unpickled)."""
+    weights = RunDir(Path(run_dir)).weights
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
+    load_weights(weights, model)
 
 
 def _barrier(context: distributed.Context) -> None:
@@ -160,15 +171,12 @@ def load_run(run_dir: str | Path) -> tuple[Task, Any, Built]:
     The model and data are rebuilt by the task from ``config.json`` (in one process, on the
     CPU), then ``model.safetensors`` is loaded into the model; nothing is unpickled.
     """
-    path, saved = open_run_dir(run_dir)
+    _, saved = open_run_dir(run_dir)
     task = get_task(str(saved.get("task")))
-    config = _saved_config(path, task)
-    weights = path / "model.safetensors"
-    if not weights.exists():
-        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
+    path, config = saved_config(run_dir, task)
     torch.manual_seed(config.train.seed)
     built = task.build(config, distributed.Context())
-    load_weights(weights, built.model)
+    load_run_weights(path, built.model)
     built.model.eval()
     return task, config, built
 
@@ -188,15 +196,14 @@ def diagnose_run(
     batch = next(iter(data.epoch(0)))
     batch = {name: tensor[:batch_size] for name, tensor in batch.items()}
     flow = measure_gradient_flow(built.model, batch).to_dict()
-    metrics = Path(run_dir) / "metrics.jsonl"
-    lines = metrics.read_text(encoding="utf-8").splitlines() if metrics.exists() else []
+    records = RunLog(run_dir).records()
     report = {
         "task": task.name,
         "run": str(run_dir),
         "length": flow["steps"],
         "hidden_size": flow["hidden_size"],
         "batch_size": flow["batch_size"],
-        "train_steps": json.loads(lines[-1])["step"] if lines else 0,
+        "train_steps": records[-1]["step"] if records else 0,
         "seed": config.train.seed,
         "models": [{"init": "trained", "stage": "trained", **flow}],
         "clipping": None,

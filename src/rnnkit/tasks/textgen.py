@@ -20,13 +20,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.config import from_dict
 from rnnkit.data.tokenizers import Tokenizer, load_tokenizer
-from rnnkit.io import load_weights
 from rnnkit.models import LanguageModel
 from rnnkit.models.decoding import beam_search, sample
 from rnnkit.tasks.lm import LMConfig, build_model
-from rnnkit.train.rundir import open_run_dir
+from rnnkit.tasks.runner import get_task, load_run_weights, saved_config
+from rnnkit.train.rundir import RunDir
 
 
 @dataclass
@@ -39,17 +38,10 @@ class LoadedLM:
 
 def load_language_model(run_dir: str | Path) -> LoadedLM:
     """The model and tokenizer of a ``rnnkit train lm`` run, in eval mode on the CPU."""
-    path, saved = open_run_dir(run_dir)
-    if saved.get("task") != "lm":
-        raise ValueError(f"{path} holds a {saved.get('task')!r} run; generate and complete "
-                         "need a language model run (rnnkit train lm)")  # fmt: skip
-    config = from_dict(LMConfig, saved["config"])
-    tokenizer = load_tokenizer(path / "vocab.json")
+    path, config = saved_config(run_dir, get_task("lm"))
+    tokenizer = load_tokenizer(RunDir(path).vocab)
     model = build_model(config, tokenizer.vocab_size)
-    weights = path / "model.safetensors"
-    if not weights.exists():
-        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
-    load_weights(weights, model)
+    load_run_weights(path, model)
     model.eval()
     return LoadedLM(model, tokenizer, config, path)
 

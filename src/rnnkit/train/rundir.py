@@ -51,6 +51,10 @@ class RunDir:
         return self.path / "metrics.jsonl"
 
     @property
+    def results(self) -> Path:
+        return self.path / "results.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoint"
 

@@ -20,11 +20,10 @@ import torch.distributed as dist
 
 from rnnkit.io import append_jsonl, atomic_path, atomic_write_text, save_weights
 from rnnkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.train.rundir import RunDir
 
 if TYPE_CHECKING:
     from rnnkit.train.trainer import Trainer
-
-WEIGHTS, METRICS, PLOT, CHECKPOINTS = "model.safetensors", "metrics.jsonl", "loss.png", "checkpoint"
 
 
 class RunLog:
@@ -33,18 +32,19 @@ class RunLog:
 
     def __init__(self, run_dir: str | Path | None) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.files = RunDir(self.run_dir) if self.run_dir is not None else None
         self.history: list[dict[str, Any]] = []
 
     def record(self, record: dict[str, Any]) -> None:
         # JSON has no NaN or infinity: a non-finite loss is written as null.
         record = {k: None if _non_finite(v) else v for k, v in record.items()}
         self.history.append(record)
-        if self.run_dir is not None:
-            append_jsonl(self.run_dir / METRICS, record)
+        if self.files is not None:
+            append_jsonl(self.files.metrics, record)
 
     def records(self) -> list[dict[str, Any]]:
         """The records on disk. A torn last line (the process died mid-write) is dropped."""
-        path = self.run_dir / METRICS if self.run_dir is not None else None
+        path = self.files.metrics if self.files is not None else None
         if path is None or not path.exists():
             return []
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -70,18 +70,18 @@ class RunLog:
             or (r["kind"] != "epoch" and r["step"] <= step)
         ]
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
-        atomic_write_text(self.run_dir / METRICS, text)
+        atomic_write_text(self.files.metrics, text)
 
     def save_best(self, model: torch.nn.Module) -> None:
-        if self.run_dir is not None:
-            save_weights(self.run_dir / WEIGHTS, model)
+        if self.files is not None:
+            save_weights(self.files.weights, model)
 
     def finish(self, model: torch.nn.Module, has_best: bool) -> None:
-        if self.run_dir is None:
+        if self.files is None:
             return
         if not has_best:
-            save_weights(self.run_dir / WEIGHTS, model)
-        plot_losses(self.records(), self.run_dir / PLOT)
+            save_weights(self.files.weights, model)
+        plot_losses(self.records(), self.files.plot("loss"))
 
 
 def _non_finite(value: Any) -> bool:
@@ -159,7 +159,7 @@ def snapshot(trainer: Trainer) -> None:
     if not trainer.context.is_main:
         return
     save_checkpoint(
-        trainer.run_dir / CHECKPOINTS,
+        RunDir(trainer.run_dir).checkpoints,
         model=trainer.raw_model,
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
@@ -180,10 +180,10 @@ def snapshot(trainer: Trainer) -> None:
 def restore(trainer: Trainer) -> None:
     """Load the newest checkpoint of the run into ``trainer``, RNG states included."""
     run_dir = trainer.run_dir
-    if run_dir is None or latest_checkpoint(run_dir / CHECKPOINTS) is None:
+    if run_dir is None or latest_checkpoint(RunDir(run_dir).checkpoints) is None:
         raise ValueError(f"there is no checkpoint to resume from in {run_dir}")
     checkpoint = load_checkpoint(
-        run_dir / CHECKPOINTS,
+        RunDir(run_dir).checkpoints,
         model=trainer.raw_model,
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,

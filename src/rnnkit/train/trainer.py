@@ -241,8 +241,9 @@ class Trainer:
             sync = contextlib.nullcontext() if last_micro else self._no_sync()
             with sync:
                 loss = self._forward_backward(batch)
-            self.pending_loss += loss * count_scored(batch)
-            self.pending_tokens += count_scored(batch)
+            scored = count_scored(batch)
+            self.pending_loss += loss * scored
+            self.pending_tokens += scored
             tokens_seen += count_tokens(batch)
             c.batch += 1
             c.micro += 1
