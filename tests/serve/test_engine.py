@@ -1,0 +1,173 @@
+"""The autocomplete engine: right suggestions, the model's own probabilities, one step a word."""
+
+import math
+
+import pytest
+import torch
+
+from rnnkit.data.tokenizers import CharTokenizer
+from rnnkit.models import LanguageModel
+from rnnkit.serve.engine import MAX_K, Completer, Request
+from rnnkit.serve.inference import Entry, StateCache, StepModel
+from rnnkit.tasks.textgen import LoadedLM, load_language_model
+
+QUERY = "what is the best food to eat in las"
+
+
+@pytest.fixture(scope="module")
+def lm(vegas_run):
+    return load_language_model(vegas_run)
+
+
+class Counting(StepModel):
+    """A StepModel that counts the tokens it reads."""
+
+    fed = 0
+
+    def __call__(self, tokens, states):
+        self.fed += sum(len(row) for row in tokens)
+        return super().__call__(tokens, states)
+
+
+def counting(lm, **options) -> Completer:
+    completer = Completer(lm, **options)
+    completer.step = Counting(lm.model)
+    return completer
+
+
+def test_suggests_vegas_after_las(lm):
+    result = Completer(lm).complete("What is the best food to eat in Las", k=3)
+    top = result["words"][0]
+    assert top["word"] == "vegas" and top["probability"] > 0.5, result
+    assert top["text"] == "What is the best food to eat in Las vegas"  # as the user typed it
+    assert result["phrases"][0]["text"].startswith("What is the best food to eat in Las vegas")
+    assert result["unknown"] == []
+
+
+def test_a_partial_word_is_completed_with_probabilities_given_what_was_typed(lm):
+    result = Completer(lm).complete("what is the best food to eat in la", k=MAX_K, phrases=0)
+    words = result["words"]
+    assert words[0]["text"] == "what is the best food to eat in las", words
+    assert all(w["text"].split()[-1].startswith("la") or w["text"].endswith(w["word"])
+               for w in words)  # fmt: skip
+    # Every way to go on from "la" is listed: their probabilities add up to one.
+    assert math.isclose(sum(w["probability"] for w in words), 1.0, rel_tol=1e-4)
+
+
+def test_probabilities_are_the_language_models_own(lm):
+    """The cached, batched, one-step-at-a-time path agrees with a plain forward pass."""
+    completer = Completer(lm)
+    for end in range(1, len(QUERY.split()) + 1):  # word by word: each one a cache extension
+        completer.complete(" ".join(QUERY.split()[:end]) + " ", k=2, phrases=1)
+    got = {w["word"]: w["probability"] for w in completer.complete(QUERY + " ", k=5)["words"]}
+    ids = [lm.tokenizer.eos_id, *lm.tokenizer.encode(QUERY)]
+    with torch.no_grad():
+        output, _ = lm.model(torch.tensor([ids]))
+    want = output.logits[0, -1].softmax(-1)
+    for word, p in got.items():
+        assert p == pytest.approx(float(want[lm.tokenizer.id(word)]), rel=1e-5, abs=1e-7)
+
+
+def test_typing_a_query_reads_each_word_once(lm):
+    completer = counting(lm)
+    words = QUERY.split()
+    for n in range(1, len(QUERY) + 1):  # one request per keystroke
+        completer.complete(QUERY[:n], phrases=0)
+    # <eos> once, then each word once: while it is typed (as a candidate whole word), and
+    # never again when the space after it makes it part of the context.
+    assert completer.step.fed == 1 + len(words)
+    assert completer.cache.hits > len(QUERY) / 2
+
+
+def test_a_batch_answers_like_single_requests(lm):
+    queries = ["we flew to ", "the lights of las vegas", QUERY, "is it hot in", "my uncle mo"]
+    batched = Completer(lm).complete_batch([Request(q, 3, 2) for q in queries])
+    for q, got in zip(queries, batched, strict=True):
+        alone = Completer(lm).complete(q, 3, 2)
+        assert [w["text"] for w in got["words"]] == [w["text"] for w in alone["words"]]
+        for a, b in zip(got["words"] + got["phrases"], alone["words"] + alone["phrases"],
+                        strict=True):  # fmt: skip
+            assert a["probability"] == pytest.approx(b["probability"], rel=1e-5)
+
+
+def test_int8_keeps_the_suggestions(lm):
+    full = Completer(lm).complete(QUERY + " ", k=3)
+    small = Completer(lm, int8=True).complete(QUERY + " ", k=3)
+    assert small["words"][0]["word"] == full["words"][0]["word"] == "vegas"
+    assert small["words"][0]["probability"] == pytest.approx(
+        full["words"][0]["probability"], abs=0.05
+    )
+
+
+def test_unknown_words_are_reported_and_unmatched_fragments_suggest_nothing(lm):
+    result = Completer(lm).complete("zebras eat in qqq")
+    assert result["unknown"] == ["zebras"]
+    assert result["words"] == [] and result["phrases"] == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (Request("   "), "empty"),
+        (Request("a" * 501), "limit is 500"),
+        (Request("las", k=0), "k must be in [1, 50]"),
+        (Request("las", k=51), "k must be in [1, 50]"),
+        (Request("las", phrases=-1), "phrases must be in [0, 50]"),
+    ],
+)
+def test_bad_requests_say_what_to_change(lm, request_, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Completer(lm).complete_batch([request_])
+
+
+def test_character_models_are_refused(lm):
+    chars = LoadedLM(lm.model, CharTokenizer(["<unk>", "<eos>", "a"]), lm.config, lm.run_dir)
+    with pytest.raises(ValueError, match="data.level=word"):
+        Completer(chars)
+
+
+def test_state_cache_is_least_recently_used():
+    cache = StateCache(2)
+    entry = Entry(torch.zeros(1, 1, 1), torch.zeros(3))
+    cache.put((1,), entry)
+    cache.put((1, 2), entry)
+    assert cache.get((1,)) is entry  # (1,) is now the most recent
+    cache.put((1, 2, 3), entry)  # evicts (1, 2)
+    assert cache.get((1, 2)) is None
+    assert cache.longest_prefix((1, 2, 3, 4)) == (3, entry)
+    assert cache.longest_prefix((9, 9)) == (0, None)
+    assert cache.stats()["hits"] == 1 and cache.stats()["misses"] == 1
+    with pytest.raises(ValueError, match="positive int"):
+        StateCache(0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"kind": "lstm", "num_layers": 2},
+        {"kind": "gru", "num_layers": 2},
+        {"kind": "rnn_tanh", "num_layers": 1},
+        {"kind": "rnn_relu", "num_layers": 2},
+        {"kind": "lstm", "tie_weights": True, "hidden_size": 12},
+        {"kind": "gru", "adaptive_cutoffs": (10, 20), "hidden_size": 16},
+    ],
+    ids=["lstm", "gru", "rnn_tanh", "rnn_relu", "tied", "adaptive"],
+)
+def test_step_model_matches_the_language_model(options):
+    """Rows of different lengths, each continuing from its own state, over two calls."""
+    torch.manual_seed(0)
+    model = LanguageModel(30, embedding_dim=8, hidden_size=options.pop("hidden_size", 8),
+                          **options).eval()  # fmt: skip
+    step = StepModel(model)
+    rows = [[3, 4, 5], [6], [7, 8]]
+    log_probs, states = step(rows, [None] * 3)
+    more, _ = step([[9], [10, 11], [12]], states)
+    for i, row in enumerate(rows):
+        full = row + [[9], [10, 11], [12]][i]
+        with torch.no_grad():
+            first, _ = model(torch.tensor([row]))
+            second, _ = model(torch.tensor([full]))
+        torch.testing.assert_close(log_probs[i], first.logits[0, -1].log_softmax(-1), atol=1e-5,
+                                   rtol=1e-5)  # fmt: skip
+        torch.testing.assert_close(more[i], second.logits[0, -1].log_softmax(-1), atol=1e-5,
+                                   rtol=1e-5)  # fmt: skip
