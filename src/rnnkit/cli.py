@@ -119,6 +119,44 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rnnkit.data.store import QueryStore
+
+    store = QueryStore(args.db)
+    for source in args.sources:
+        print(store.ingest(source, column=args.column).summary(), flush=True)
+    print(f"{store.path}: {len(store):,} distinct queries, total count {store.total():,}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rnnkit.serve.export import export_onnx, format_report
+    from rnnkit.tasks.textgen import load_language_model
+
+    if not args.onnx:
+        raise ValueError("choose the format to export: pass --onnx (the only one so far)")
+    lm = load_language_model(args.run)
+    report = export_onnx(lm, args.out or lm.run_dir / "model.onnx", overwrite=args.force)
+    print(format_report(report))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rnnkit.serve.app import serve
+
+    serve(
+        args.run,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        store=args.store,
+        int8=args.int8,
+        cache_size=args.cache_size,
+        max_batch=args.max_batch,
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rnnkit.demo import run_demo
 
@@ -223,6 +261,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--json", action="store_true", help="print JSON")
     comp.set_defaults(handler=cmd_complete)
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="add the queries of text, CSV or JSONL files to a query store (SQLite)",
+        description="Count the queries of each SOURCE into the SQLite store DB (created when "
+        "missing), which rnnkit train lm --data sqlite:///DB learns from. SOURCE: a text file "
+        "(one query per line), .csv/.tsv (column 'text') or .jsonl (field 'text'); an optional "
+        "'count' column adds that many. Each SOURCE goes in whole or not at all; a file whose "
+        "bytes were ingested before is skipped, so rerunning after an error is safe.",
+    )
+    ingest.add_argument("db", metavar="DB", help="the store: a path or sqlite:///path")
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="files of queries")
+    ingest.add_argument("--column", help="the CSV/TSV column or JSONL field (default: text)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    export = commands.add_parser(
+        "export",
+        help="export a language-model run for serving (ONNX), checked against onnxruntime",
+        description="Write the run's per-keystroke step (tokens and state in, next-token "
+        "log-probabilities and state out) as an ONNX graph, then check that onnxruntime and "
+        "torch agree on it within 1e-4 at several batch sizes and lengths; nothing is written "
+        "if they do not.",
+    )
+    export.add_argument("run", help="a run directory from rnnkit train lm")
+    export.add_argument("--onnx", action="store_true", help="export to ONNX (required)")
+    export.add_argument("--out", help="file to write (default: RUN/model.onnx)")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists")
+    export.set_defaults(handler=cmd_export)
+
+    srv = commands.add_parser(
+        "serve",
+        help="autocomplete over HTTP: a JSON API, a web page, feedback into a query store",
+        description="Serve a word-level language-model run: GET /complete?q=...&k=5, "
+        "POST /feedback, GET /healthz, the search page at / and the API docs at /docs.",
+    )
+    srv.add_argument("run", help="a run directory from rnnkit train lm (data.level=word)")
+    srv.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    srv.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    srv.add_argument("--int8", action="store_true", help="int8 dynamic quantization (faster)")
+    srv.add_argument(
+        "--store",
+        help="SQLite file for feedback (default: the run's sqlite source, else RUN/queries.db)",
+    )
+    srv.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    srv.add_argument("--cache-size", type=int, default=4096, help="prefixes kept (default: 4096)")
+    srv.add_argument("--max-batch", type=int, default=32, help="requests per forward pass")
+    srv.set_defaults(handler=cmd_serve)
 
     demo = commands.add_parser(
         "demo", help="train a word-level LSTM language model on bundled text, then complete"

@@ -12,7 +12,9 @@ text came from, and the text). ``source`` is tried as these forms, in this order
 3. SQLite: ``"sqlite:///relative/path.db"`` or ``"sqlite:////absolute/path.db"`` (SQLAlchemy's
    spelling), or an existing ``.db``/``.sqlite``/``.sqlite3`` file: one document per row of
    ``table`` (default ``"queries"``), from ``column`` (default ``"text"``), in rowid order,
-   through a read-only connection (loading never creates or changes a database).
+   through a read-only connection (loading never creates or changes a database). When the
+   table has an integer column ``count`` (as `rnnkit.data.store.QueryStore` writes it), each
+   document carries that count: how many times the text was typed.
 4. An existing ``.csv``, ``.tsv`` (tab-separated) or ``.jsonl`` (one JSON object per line)
    file: one document per row, from ``column`` (default ``"text"``).
 5. An existing text file (one document), or a folder: one document per file under it,
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rnnkit.data.corpora import CORPORA, corpus_texts, default_cache_dir, stdlib_texts
+from rnnkit.data.store import sqlite_path
 
 __all__ = ["Document", "default_cache_dir", "load_documents", "split_documents"]
 
@@ -59,11 +62,13 @@ class Document:
     """A unit of text that is never cut across train, validation and test.
 
     ``name`` says where it came from: ``"notes/a.txt"``, ``"data.csv:row 12"``,
-    ``"stdlib:json/decoder.py:JSONDecoder.decode"``.
+    ``"stdlib:json/decoder.py:JSONDecoder.decode"``. ``count`` (default 1) is how many times
+    the text occurs, e.g. how often a query was typed (a SQLite ``count`` column).
     """
 
     name: str
     text: str
+    count: int = 1
 
 
 def load_documents(
@@ -91,7 +96,7 @@ def load_documents(
         texts = corpus_texts(source, cache, offline=offline)
         kind, documents = "corpus", [Document(*pair) for pair in texts]
     elif source.startswith("sqlite:") or (path.is_file() and suffix in SQLITE_SUFFIXES):
-        db = _sqlite_path(source)
+        db = sqlite_path(source)
         kind, documents = "sqlite", _from_sqlite(db, table or "queries", column or "text")
     elif path.is_file() and suffix in TABLE_SUFFIXES:
         read = _from_jsonl if suffix == ".jsonl" else _from_csv
@@ -259,16 +264,6 @@ def _from_jsonl(path: Path, column: str) -> list[Document]:
     return documents
 
 
-def _sqlite_path(source: str) -> Path:
-    if source.startswith("sqlite:///"):
-        return Path(source.removeprefix("sqlite:///")).expanduser()
-    if source.startswith("sqlite:"):
-        raise ValueError(
-            f"{source!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
-        )
-    return Path(source).expanduser()
-
-
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -285,16 +280,25 @@ def _from_sqlite(path: Path, table: str, column: str) -> list[Document]:
             if table not in tables:
                 listed = ", ".join(tables) or "(none)"
                 raise ValueError(f"{path} has no table {table!r}; its tables are: {listed}")
-            columns = [row[1] for row in db.execute(f"PRAGMA table_info({_quoted(table)})")]
+            info = db.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()
+            columns = [row[1] for row in info]
             if column not in columns:
                 raise _no_column(f"{path} table {table!r}", column, columns)
+            # "INT" in the declared type is SQLite's own rule for an integer column.
+            counted = any(c[1] == "count" and "INT" in c[2].upper() for c in info)
+            count = '"count"' if counted else "1"
             rows = db.execute(
-                f"SELECT rowid, {_quoted(column)} FROM {_quoted(table)} ORDER BY rowid"
+                f"SELECT rowid, {_quoted(column)}, {count} FROM {_quoted(table)} ORDER BY rowid"
             ).fetchall()
     except sqlite3.Error as e:  # not a database, locked, a table without rowid
         raise ValueError(f"cannot read {path} as SQLite ({e})") from e
     name = f"{path.as_posix()}:{table}"
-    return [
-        Document(f"{name} rowid {rowid}", _cell(value, f"{path} {table} rowid {rowid}"))
-        for rowid, value in rows
-    ]
+    documents = []
+    for rowid, value, count in rows:
+        where = f"{path} {table} rowid {rowid}"
+        if count is None:  # an unknown count: seen once
+            count = 1
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"{where} has count {count!r}; counts must be positive ints")
+        documents.append(Document(f"{name} rowid {rowid}", _cell(value, where), count))
+    return documents

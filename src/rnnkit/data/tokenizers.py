@@ -348,10 +348,27 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         raise ValueError(f"{path} is not a tokenizer file: {e}") from e
 
 
-def encode_documents(tokenizer: Tokenizer, texts: Iterable[str]) -> list[int]:
-    """One stream of ids: each text's tokens followed by ``<eos>`` (what truncated BPTT reads)."""
+def encode_documents(
+    tokenizer: Tokenizer, texts: Iterable[str], repeats: Iterable[int] | None = None
+) -> list[int]:
+    """One stream of ids: each text's tokens followed by ``<eos>`` (what truncated BPTT reads).
+
+    ``repeats`` (one positive int per text; default 1 each) puts text i into the stream
+    ``repeats[i]`` times, encoded once, its copies spread evenly: copy j of text i stands at
+    the fraction (j + (i + 0.5) / n) / repeats[i] of the stream (n texts). Texts seen once keep
+    their order, and copies do not bunch up (side by side, or all at the end, they would teach
+    a network to repeat the previous document).
+    """
+    texts = list(texts)
+    times = [1] * len(texts) if repeats is None else list(repeats)
+    if len(times) != len(texts):
+        raise ValueError(f"repeats has {len(times)} entries for {len(texts)} texts; give one each")
+    if bad := [r for r in times if isinstance(r, bool) or not isinstance(r, int) or r < 1]:
+        raise ValueError(f"repeats must be positive ints, got {bad[0]!r}")
+    documents = [[*ids, tokenizer.eos_id] for ids in tokenizer.encode_batch(texts)]
+    n = len(texts)
+    places = sorted(((j + (i + 0.5) / n) / r, i) for i, r in enumerate(times) for j in range(r))
     stream: list[int] = []
-    for ids in tokenizer.encode_batch(texts):
-        stream += ids
-        stream.append(tokenizer.eos_id)
+    for _, i in places:
+        stream += documents[i]
     return stream

@@ -4,7 +4,10 @@ Text comes from a source (`rnnkit.data.sources`: the Python standard library's d
 default, files, CSV/JSONL columns, SQLite tables, named corpora), is split by document into
 train / validation / test (document i is test when i % 20 == 19, validation when
 i % 20 == 18, else train), tokenized at the level of characters, words or byte pairs, and
-joined into one stream per split with ``<eos>`` after each document. An embedding, a
+joined into one stream per split with ``<eos>`` after each document. A document with a count
+(a query typed n times, from the ``count`` column of a `rnnkit.data.store.QueryStore`) stands
+min(n, `MAX_REPEATS`) times in its split's stream and in the text the tokenizer counts; the
+split is by distinct document, so a repeated query never lands in two splits. An embedding, a
 Recurrent stack, dropout and an output layer (tied to the embedding by default) learn the
 next token with truncated BPTT over that stream.
 
@@ -26,7 +29,7 @@ import torch
 from torch import nn
 
 from rnnkit.data.batching import StreamBatches
-from rnnkit.data.sources import load_documents, split_documents
+from rnnkit.data.sources import Document, load_documents, split_documents
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, encode_documents
 from rnnkit.models import LanguageModel
 from rnnkit.models.ngram import KneserNey
@@ -35,6 +38,8 @@ from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, evaluate_loss
 
 EVAL_BATCH = 10  # rows of the validation and test streams: long rows keep long contexts
+# A query typed more than 100 times counts as 100, so one hot query cannot crowd out the rest.
+MAX_REPEATS = 100
 
 
 @dataclass
@@ -87,8 +92,14 @@ class Corpus:
     test: torch.Tensor
 
 
+def _times(document: Document) -> int:
+    """How many times ``document`` stands in its split's stream."""
+    return min(document.count, MAX_REPEATS)
+
+
 def prepare_corpus(data: DataConfig) -> Corpus:
-    """Load, split, build the tokenizer on the training part, and encode all three parts."""
+    """Load, split by distinct document, build the tokenizer on the training part, and encode
+    all three parts, each document ``min(count, MAX_REPEATS)`` times."""
     documents = load_documents(data.source, column=data.column, table=data.table)
     train, val, test = split_documents(documents)
     if not val or not test:
@@ -98,7 +109,7 @@ def prepare_corpus(data: DataConfig) -> Corpus:
         )
     tokenizer = build_tokenizer(
         data.level,
-        (d.text for d in train),
+        (d.text for d in train for _ in range(_times(d))),
         vocab_size=data.vocab_size,
         min_count=data.min_count,
         lowercase=data.lowercase,
@@ -106,7 +117,8 @@ def prepare_corpus(data: DataConfig) -> Corpus:
     )
 
     def stream(part: list) -> torch.Tensor:
-        return torch.tensor(encode_documents(tokenizer, [d.text for d in part]), dtype=torch.long)
+        ids = encode_documents(tokenizer, [d.text for d in part], [_times(d) for d in part])
+        return torch.tensor(ids, dtype=torch.long)
 
     return Corpus(tokenizer, stream(train), stream(val), stream(test))
 
