@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format lock clean
+.PHONY: demo test browser lint format lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -rf $(VENV)
@@ -16,10 +16,16 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rnnkit demo
 
+# The browser test needs Chromium: install-browser fetches it where it can; where it cannot,
+# it says why in .venv/browser-unavailable and that test is skipped, the rest still run.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	-.ci/install-browser
 	$(BIN)/python -m pytest -q
+
+browser: $(STAMP)
+	.ci/install-browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

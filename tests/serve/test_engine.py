@@ -8,7 +8,7 @@ import torch
 from rnnkit.data.tokenizers import CharTokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.serve.engine import MAX_K, Completer, Request
-from rnnkit.serve.inference import Entry, StateCache, StepModel
+from rnnkit.serve.inference import Entry, StateCache, StepModel, perplexity
 from rnnkit.tasks.textgen import LoadedLM, load_language_model
 
 QUERY = "what is the best food to eat in las"
@@ -171,3 +171,19 @@ def test_step_model_matches_the_language_model(options):
                                    rtol=1e-5)  # fmt: skip
         torch.testing.assert_close(more[i], second.logits[0, -1].log_softmax(-1), atol=1e-5,
                                    rtol=1e-5)  # fmt: skip
+
+
+def test_perplexity_is_the_models_and_int8_costs_little(lm):
+    stream = torch.tensor(lm.tokenizer.encode(QUERY + " we flew to las vegas last week") * 3)
+    rows = 2
+    data = stream[: stream.numel() // rows * rows].view(rows, -1)
+    with torch.no_grad():
+        _, loss = lm.model(data[:, :-1], data[:, 1:])
+    assert perplexity(StepModel(lm.model), stream, rows) == pytest.approx(
+        math.exp(float(loss)), rel=1e-5
+    )
+    assert perplexity(StepModel(lm.model, int8=True), stream, rows) == pytest.approx(
+        math.exp(float(loss)), rel=0.05
+    )
+    with pytest.raises(ValueError, match="too few"):
+        perplexity(StepModel(lm.model), stream[:3], rows=2)

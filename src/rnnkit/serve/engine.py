@@ -25,6 +25,7 @@ more costs one recurrent step, and all queries of a batch share each forward pas
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -204,7 +205,7 @@ class Completer:
         return {
             "word": self.tokenizer.token(c.word),
             "text": c.text,
-            "probability": float(torch.tensor(c.log_prob).exp()),
+            "probability": math.exp(c.log_prob),
         }
 
     def _phrases(self, chosen: list[list[_Candidate]]) -> list[list[dict]]:

@@ -14,6 +14,7 @@ Shapes: N batch, T time, L layers, H hidden, V vocabulary.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -31,45 +32,63 @@ Key = tuple[int, ...]
 class Cells(nn.Module):
     """The recurrence of a trained `Recurrent` stack as plain linear layers, one step at a time.
 
-    Layer l's step is ``ih[l](x) + hh[l](h)`` followed by torch's own cell equations (LSTM
-    gates i, f, g, o; GRU gates r, z, n with r applied to the hidden part, bias included).
-    On a CPU a single step through the fused kernel pays a large fixed cost per call, and
-    torch's int8 LSTM kernel more still; linear layers are quick for one step and have an int8
-    dynamic version. Tested against `LanguageModel` itself to 1e-5 for every kind.
+    LSTM and Elman layers are one linear layer over ``[x, h]`` (weights ``[W_ih | W_hh]``,
+    biases summed); the LSTM's gate rows are reordered i, f, o, g so that one sigmoid covers
+    three gates. GRU layers keep ``ih`` and ``hh`` apart because r multiplies the hidden part
+    of the candidate gate, bias included (torch's variant). On a CPU a single step through the
+    fused kernel pays a large fixed cost per call, and torch's int8 LSTM kernel more still;
+    linear layers are quick for one step and have an int8 dynamic version. Tested against
+    `LanguageModel` itself to 1e-5 for every kind.
     """
 
     def __init__(self, rnn: nn.RNNBase, kind: str) -> None:
         super().__init__()
         if rnn.bidirectional:
             raise ValueError("a language model is unidirectional")
-        self.kind, self.layers, self.hidden = kind, rnn.num_layers, rnn.hidden_size
+        self.kind, self.hidden = kind, rnn.hidden_size
+        H = rnn.hidden_size
         self.ih, self.hh = nn.ModuleList(), nn.ModuleList()
         for l in range(rnn.num_layers):
-            for name, linears in (("ih", self.ih), ("hh", self.hh)):
-                weight = getattr(rnn, f"weight_{name}_l{l}").detach()
-                linear = nn.Linear(weight.shape[1], weight.shape[0])
-                with torch.no_grad():
-                    linear.weight.copy_(weight)
-                    linear.bias.copy_(getattr(rnn, f"bias_{name}_l{l}").detach())
-                linears.append(linear)
+            w_ih, w_hh, b_ih, b_hh = (
+                getattr(rnn, f"{p}_l{l}").detach()
+                for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            )
+            if kind == "gru":
+                self.ih.append(_linear(w_ih, b_ih))
+                self.hh.append(_linear(w_hh, b_hh))
+                continue
+            weight, bias = torch.cat([w_ih, w_hh], 1), b_ih + b_hh
+            if kind == "lstm":  # i, f, g, o -> i, f, o, g
+                order = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H),
+                                   torch.arange(2 * H, 3 * H)])  # fmt: skip
+                weight, bias = weight[order], bias[order]
+            self.ih.append(_linear(weight, bias))
 
     def forward(
         self, x: Tensor, h: Tensor, c: Tensor | None, l: int
     ) -> tuple[Tensor, Tensor | None]:
         """One step of layer ``l``: x (N, I), h and c (N, H) -> (h', c')."""
-        gi, gh = self.ih[l](x), self.hh[l](h)
-        if self.kind == "lstm":
-            i, f, g, o = (gi + gh).chunk(4, dim=-1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            return torch.sigmoid(o) * torch.tanh(c), c
         if self.kind == "gru":
-            ir, iz, in_ = gi.chunk(3, dim=-1)
-            hr, hz, hn = gh.chunk(3, dim=-1)
+            ir, iz, in_ = self.ih[l](x).chunk(3, dim=-1)
+            hr, hz, hn = self.hh[l](h).chunk(3, dim=-1)
             r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
             n = torch.tanh(in_ + r * hn)
             return n + z * (h - n), None  # (1 - z) * n + z * h
-        pre = gi + gh
+        pre = self.ih[l](torch.cat([x, h], dim=-1))
+        if self.kind == "lstm":
+            H = self.hidden
+            i, f, o = torch.sigmoid(pre[:, : 3 * H]).chunk(3, dim=-1)
+            c = torch.addcmul(f * c, i, torch.tanh(pre[:, 3 * H :]))
+            return o * torch.tanh(c), c
         return (torch.tanh(pre) if self.kind == "rnn_tanh" else torch.relu(pre)), None
+
+
+def _linear(weight: Tensor, bias: Tensor) -> nn.Linear:
+    linear = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+    return linear
 
 
 def _int8(module: nn.Module) -> nn.Module:
@@ -113,14 +132,17 @@ class StepModel:
     ) -> tuple[Tensor, list[State]]:
         lengths = [len(row) for row in tokens]
         N, T = len(tokens), max(lengths)
-        ids = torch.zeros(N, T, dtype=torch.long)
-        for i, row in enumerate(tokens):
-            ids[i, : len(row)] = torch.as_tensor(row)
+        ragged = min(lengths) < T
+        if ragged:
+            ids = torch.zeros(N, T, dtype=torch.long)
+            for i, row in enumerate(tokens):
+                ids[i, : len(row)] = torch.as_tensor(row)
+            alive = torch.as_tensor(lengths)[:, None] > torch.arange(T)  # (N, T)
+        else:
+            ids = torch.tensor(tokens)
         x = self.embed(ids)  # (N, T, E)
         h, c = self._batch(states)  # lists of L tensors (N, H)
-        ragged = min(lengths) < T
-        alive = torch.as_tensor(lengths)[:, None] > torch.arange(T)  # (N, T)
-        last = x.new_zeros(N, self.shape[1])
+        last = x.new_empty(0)
         for t in range(T):  # the recurrence: each layer's step feeds the next layer
             inp = x[:, t]
             for l in range(self.shape[0]):
@@ -130,7 +152,8 @@ class StepModel:
                     h_new = torch.where(keep, h_new, h[l])
                     c_new = None if c_new is None else torch.where(keep, c_new, c[l])
                 h[l], c[l], inp = h_new, c_new, h_new
-            last = torch.where(alive[:, t : t + 1], inp, last) if ragged else inp
+            # Every row is alive at t = 0 (rows are not empty).
+            last = torch.where(alive[:, t : t + 1], inp, last) if ragged and t else inp
         if self.adaptive:
             log_probs = self.out.log_prob(last)
         else:
@@ -139,6 +162,11 @@ class StepModel:
 
     def _batch(self, states: Sequence[State | None]) -> tuple[list[Tensor], list]:
         L, H = self.shape
+        if len(states) == 1 and states[0] is not None:  # the common keystroke: no copies
+            state = states[0]
+            if self.lstm:
+                return list(state[0].unbind(0)), list(state[1].unbind(0))
+            return list(state.unbind(0)), [None] * L
         zeros = torch.zeros(L, 1, H)
         hs = [zeros if s is None else s[0] if self.lstm else s for s in states]
         h = list(torch.cat(hs, 1).unbind(0))
@@ -238,3 +266,18 @@ def read_prefixes(step: StepModel, cache: StateCache, keys: Sequence[Key]) -> li
             found[key] = Entry(new_states[i], log_probs[i])
             cache.put(key, found[key])
     return [found[key] for key in keys]
+
+
+def perplexity(step: StepModel, stream: Tensor, rows: int = 10) -> float:
+    """exp(mean negative log-likelihood) of a (S,) token stream read as ``rows`` parallel rows,
+    each carrying its state from token to token (what `StepModel` computes when serving)."""
+    S = stream.numel() // rows * rows
+    if 2 * rows > S:
+        raise ValueError(f"the stream has {stream.numel()} tokens: too few for {rows} rows")
+    data = stream[:S].view(rows, -1)  # (rows, S / rows)
+    states: list[State | None] = [None] * rows
+    total = 0.0
+    for t in range(data.shape[1] - 1):
+        log_probs, states = step([[int(i)] for i in data[:, t]], states)
+        total -= float(log_probs.gather(1, data[:, t + 1 : t + 2]).sum())
+    return math.exp(total / (rows * (data.shape[1] - 1)))

@@ -1,0 +1,172 @@
+"""The HTTP service: suggestions, feedback into the store, clear 4xx errors, micro-batching."""
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rnnkit.cli import main
+from rnnkit.serve.app import create_app, default_store
+from rnnkit.tasks.textgen import load_language_model
+
+QUERY = "what is the best food to eat in las"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("store") / "queries.db"
+
+
+@pytest.fixture(scope="module")
+def app(vegas_run, store):
+    return create_app(vegas_run, store=store)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def test_complete_suggests_the_next_word(client):
+    response = client.get("/complete", params={"q": QUERY, "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["words"][0]["word"] == "vegas" and body["words"][0]["text"] == QUERY + " vegas"
+    assert len(body["words"]) == 3 and len(body["phrases"]) == 3
+    assert body["ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "empty"),
+        ({"q": "   "}, "empty"),
+        ({"q": "las " * 200}, "the limit is 500"),
+        ({"q": "las", "k": 0}, "k must be in"),
+        ({"q": "las", "k": 1000}, "k must be in"),
+        ({"q": "las", "phrases": -1}, "phrases must be in"),
+        ({"q": "las", "k": "five"}, "integer"),
+    ],
+)
+def test_bad_queries_get_a_422_that_says_why(client, params, message):
+    response = client.get("/complete", params=params)
+    assert response.status_code == 422
+    assert message in str(response.json()["detail"])
+
+
+def test_feedback_is_recorded_in_the_store(client, store):
+    picked = {"query": "eat in la", "completion": "eat in  las vegas "}
+    first = client.post("/feedback", json=picked)
+    second = client.post("/feedback", json=picked)
+    assert first.status_code == second.status_code == 200
+    assert first.json() == {"recorded": "eat in las vegas", "count": 1}
+    assert second.json()["count"] == 2
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT text, count FROM queries").fetchall()
+    assert ("eat in las vegas", 2) in rows
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"query": "las"}',
+        b'{"query": "", "completion": "las vegas"}',
+        b'{"query": "las", "completion": "' + b"x" * 1001 + b'"}',
+        b'["las", "las vegas"]',
+    ],
+    ids=["malformed", "missing", "empty", "too-long", "not-an-object"],
+)
+def test_bad_feedback_gets_a_422(client, body):
+    response = client.post("/feedback", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+def test_health_page_and_openapi(client, vegas_run):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["run"] == str(vegas_run)
+    assert health["cache"]["entries"] > 0 and health["batching"]["requests"] > 0
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/complete", "/feedback", "/healthz"} <= set(paths)
+
+
+def test_concurrent_requests_share_forward_passes(app, vegas_run):
+    queries = ["we flew to ", "the lights of", QUERY, "is it hot in", "my uncle mo"] * 4
+
+    async def ask_all():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers = await asyncio.gather(
+                *(client.get("/complete", params={"q": q, "k": 2}) for q in queries)
+            )
+            return answers, (await client.get("/healthz")).json()
+
+    answers, health = asyncio.run(ask_all())
+    assert all(a.status_code == 200 for a in answers)
+    assert [a.json()["query"] for a in answers] == queries  # each got its own answer
+    assert answers[2].json()["words"][0]["word"] == "vegas"
+    assert health["batching"]["largest_batch"] > 1
+
+
+def test_default_store_is_the_training_store_or_the_run_directory(vegas_run):
+    lm = load_language_model(vegas_run)
+    assert default_store(lm) == vegas_run / "queries.db"
+    lm.config.data.source = "sqlite:///data/queries.db"
+    assert str(default_store(lm)) == "data/queries.db"
+
+
+def test_rnnkit_serve_answers_over_http_and_stops_cleanly(vegas_run, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rnnkit = Path(sys.executable).parent / "rnnkit"
+    command = [rnnkit, "serve", vegas_run, "--port", str(port), "--store", tmp_path / "q.db"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            assert server.poll() is None, server.communicate()
+            time.sleep(0.05)
+        answer = httpx.get(url + "/complete", params={"q": QUERY}).json()
+        assert answer["words"][0]["word"] == "vegas"
+        # A second server on the same port is a one-line error, not a traceback.
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert second.stderr.strip().startswith("rnnkit: error: cannot listen on")
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    # Ctrl-C: uvicorn finishes its requests and closes, then rnnkit exits as interrupted.
+    assert server.returncode == 130 and err.strip() == "rnnkit: interrupted", err
+    assert "serving" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "no/such/run"], "no/such/run"),
+        (["serve", "RUN", "--threads", "0"], "threads must be a positive int"),
+    ],
+)
+def test_serve_bad_use_is_one_line(vegas_run, capsys, argv, message):
+    argv = [str(vegas_run) if a == "RUN" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error:") and message in err and len(err.splitlines()) == 1
