@@ -2,7 +2,7 @@
 
 The model is the size of a real query-completion model: a 2-layer LSTM with 512 units over a
 10,000-word vocabulary (random weights: latency does not depend on what was learned). On one
-thread, for each of many random 12-word queries, in turn:
+thread, over many random 12-word queries:
 
 - naive:        re-read the whole prefix (<eos> + 12 words) in float32, top-5 of the last step;
 - cache fp32:   `Completer` with the 11-word prefix already cached (the user typed it), the
@@ -30,10 +30,11 @@ import torch
 from rnnkit.data.tokenizers import SPECIALS, WordTokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.serve.engine import Completer
+from rnnkit.serve.inference import StateCache
 from rnnkit.tasks.lm import LMConfig
 from rnnkit.tasks.textgen import LoadedLM
 
-VOCAB, HIDDEN, LAYERS, WORDS = 10_000, 512, 2, 12
+VOCAB, HIDDEN, LAYERS, WORDS, BLOCK = 10_000, 512, 2, 12, 20
 
 
 def word_list(n: int, rng: random.Random) -> list[str]:
@@ -82,28 +83,32 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     lm, words = build(args.seed)
     rng = random.Random(args.seed + 1)
-    queries = [" ".join(rng.choices(words, k=WORDS)) for _ in range(args.queries + 20)]
+    queries = [" ".join(rng.choices(words, k=WORDS)) for _ in range(args.queries + BLOCK)]
     fp32, int8 = Completer(lm), Completer(lm, int8=True)
-    times: dict[str, list[float]] = {"naive": [], "fp32": [], "int8": [], "phrases": []}
-    for i, query in enumerate(queries):
-        before = query.rsplit(" ", 1)[0] + " "  # 11 words typed: their state is cached
-        for completer in (fp32, int8):
-            completer.complete(before, phrases=0)
-        sample = {
-            "naive": timed(naive, lm, query),
-            "fp32": timed(fp32.complete, query + " ", 5, 0),
-            "int8": timed(int8.complete, query + " ", 5, 0),
-        }
-        int8.cache = type(int8.cache)(int8.cache.capacity)  # forget: the next one reads a step
-        int8.complete(before, phrases=0)
-        sample["phrases"] = timed(int8.complete, query + " ", 5, 3)
-        if i >= 20:  # the first rounds warm up allocators and caches
-            for name, ms in sample.items():
-                times[name].append(ms)
+    # One step of a keystroke: the 11 words before it are cached (the user typed them), the
+    # 12th is new. Blocks of BLOCK queries per way, in turn: each way runs warm, as a busy
+    # server does, and all of them see the same machine conditions over the run.
+    ways = {
+        "naive": lambda q: naive(lm, q),
+        "fp32": lambda q: fp32.complete(q + " ", 5, 0),
+        "int8": lambda q: int8.complete(q + " ", 5, 0),
+        "phrases": lambda q: int8.complete(q + " ", 5, 3),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for start in range(0, len(queries), BLOCK):
+        block = queries[start : start + BLOCK]
+        for name, way in ways.items():
+            completer = fp32 if name == "fp32" else int8
+            completer.cache = StateCache(completer.cache.capacity)  # forget earlier blocks
+            for query in block:
+                completer.complete(query.rsplit(" ", 1)[0] + " ", 5, 0)
+            ms = [timed(way, query) for query in block]
+            if start:  # the first block warms up allocators and caches
+                times[name] += ms
     typing: list[float] = []
-    for query in queries[:20]:
-        typist = Completer(lm, int8=True)
-        typing += [timed(typist.complete, query[:n], 5, 0) for n in range(1, len(query) + 1)]
+    for query in queries[:20]:  # each typed by a new user: nothing of it is cached
+        int8.cache = StateCache(int8.cache.capacity)
+        typing += [timed(int8.complete, query[:n], 5, 0) for n in range(1, len(query) + 1)]
 
     print(f"2x{HIDDEN} LSTM, V={VOCAB:,}, {args.threads} thread(s), {WORDS}-word queries")
     print(summary("naive: re-read the prefix, fp32", times["naive"]))

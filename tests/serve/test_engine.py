@@ -187,3 +187,20 @@ def test_perplexity_is_the_models_and_int8_costs_little(lm):
     )
     with pytest.raises(ValueError, match="too few"):
         perplexity(StepModel(lm.model), stream[:3], rows=2)
+
+
+def test_without_torchscript_the_same_module_runs_eagerly(lm, monkeypatch):
+    traced = StepModel(lm.model)
+    assert isinstance(traced.recur, torch.jit.ScriptModule)
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("no TorchScript here")
+
+    monkeypatch.setattr(torch.jit, "trace", unavailable)
+    eager = StepModel(lm.model)
+    assert not isinstance(eager.recur, torch.jit.ScriptModule)
+    rows = [[1, 4, 5], [1, 6]]
+    (a, states_a), (b, states_b) = traced(rows, [None] * 2), eager(rows, [None] * 2)
+    torch.testing.assert_close(a, b)
+    for sa, sb in zip(states_a, states_b, strict=True):
+        torch.testing.assert_close(sa, sb)

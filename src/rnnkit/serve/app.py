@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,26 @@ class Feedback(BaseModel):
     completion: str = Field(
         min_length=1, max_length=MAX_FEEDBACK_CHARS, description="the whole text accepted"
     )
+
+
+class Word(BaseModel):
+    word: str = Field(description="the suggested word")
+    text: str = Field(description="the whole query once the suggestion is accepted")
+    probability: float = Field(description="given the words typed and the letters of the last")
+
+
+class Phrase(BaseModel):
+    text: str = Field(description="the whole query once the phrase is accepted")
+    completion: str = Field(description="the words the phrase adds, the suggested one first")
+    probability: float
+
+
+class Completions(BaseModel):
+    query: str
+    words: list[Word] = Field(description="next-word suggestions, likeliest first")
+    phrases: list[Phrase] = Field(description="the best suggestions, extended greedily")
+    unknown: list[str] = Field(description="typed words the model does not know")
+    ms: float = Field(description="time in the server, milliseconds")
 
 
 def default_store(lm: LoadedLM) -> Path:
@@ -74,19 +94,20 @@ def create_app(
         description=f"Next-word suggestions from the recurrent language model in {lm.run_dir}.",
     )
 
-    @app.get("/complete")
+    # The answer is built as plain data and sent as is: the models document it in /docs.
+    @app.get("/complete", response_model=Completions)
     async def complete(
         q: str = Query("", description="the text typed so far"),
         k: int = Query(5, description="next-word suggestions wanted"),
         phrases: int = Query(3, description="phrase completions wanted (0 for none)"),
-    ) -> dict:
+    ) -> JSONResponse:
         start = time.perf_counter()
         try:
             request = completer.check(Request(q, k, phrases))
         except ValueError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
         result = await batcher.submit(request)
-        return result | {"ms": round((time.perf_counter() - start) * 1e3, 3)}
+        return JSONResponse(result | {"ms": round((time.perf_counter() - start) * 1e3, 3)})
 
     @app.post("/feedback")
     def feedback(item: Feedback) -> dict:

@@ -106,6 +106,7 @@ class Completer:
         self._sorted_ids = torch.tensor([i for _, i in words], dtype=torch.long)
         self._suggestable = torch.zeros(tok.vocab_size, dtype=torch.bool)
         self._suggestable[self._sorted_ids] = True
+        self._suggestable_list = self._suggestable.tolist()
         self._banned = torch.tensor([tok.unk_id, tok.eos_id])
 
     def check(self, request: Request) -> Request:
@@ -133,7 +134,7 @@ class Completer:
         contexts = read_prefixes(self.step, self.cache, [p.context for p in parsed])
         # A fragment that is a word of its own may be complete already: read it too.
         whole = {i: (*p.context, p.exact) for i, p in enumerate(parsed) if p.exact is not None}
-        read = read_prefixes(self.step, self.cache, list(whole.values()))
+        read = read_prefixes(self.step, self.cache, list(whole.values())) if whole else []
         after = dict(zip(whole, read, strict=True))
         found = [
             self._candidates(r, p, contexts[i].log_probs, whole.get(i), after.get(i))
@@ -169,13 +170,10 @@ class Completer:
         self, r: Request, p: _Parsed, log_probs: Tensor, whole: Key | None, after
     ) -> list[_Candidate]:
         if not p.fragment:
-            scores = log_probs.masked_fill(~self._suggestable, float("-inf"))
-            top = scores.topk(min(r.k, len(self._sorted_words)))
             sep = "" if not p.head or p.head[-1].isspace() else " "
             return [
                 _Candidate(lp, p.context, i, p.head + sep + self.tokenizer.token(i))
-                for lp, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
-                if lp > float("-inf")
+                for lp, i in self._top_words(log_probs, r.k)
             ]
         lo = bisect.bisect_left(self._sorted_words, p.fragment)
         hi = bisect.bisect_left(self._sorted_words, p.fragment + "\U0010ffff")
@@ -192,14 +190,25 @@ class Completer:
         ]
         if whole is not None:  # the fragment as a whole word, then what follows it
             first = float(log_probs[whole[-1]] - given)
-            nxt = after.log_probs.masked_fill(~self._suggestable, float("-inf")).topk(r.k)
             text = p.head + p.typed + " "
             out += [
                 _Candidate(first + lp, whole, i, text + self.tokenizer.token(i))
-                for lp, i in zip(nxt.values.tolist(), nxt.indices.tolist(), strict=True)
-                if lp > float("-inf")
+                for lp, i in self._top_words(after.log_probs, r.k)
             ]
         return sorted(out, key=lambda c: -c.log_prob)[: r.k]
+
+    def _top_words(self, log_probs: Tensor, k: int) -> list[tuple[float, int]]:
+        """The k likeliest suggestable tokens as (log-prob, id). The top few usually hold the
+        k words (punctuation and <eos> aside): masking all V scores is the fallback."""
+        top = log_probs.topk(min(k + 8, self.tokenizer.vocab_size))
+        ok = self._suggestable_list
+        found = [(lp, i) for lp, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+                 if ok[i]][:k]  # fmt: skip
+        if len(found) < min(k, len(self._sorted_words)):
+            top = log_probs.masked_fill(~self._suggestable, float("-inf")).topk(k)
+            found = [(lp, i) for lp, i in zip(top.values.tolist(), top.indices.tolist(),
+                                                  strict=True) if lp > float("-inf")]  # fmt: skip
+        return found
 
     def _word(self, c: _Candidate) -> dict:
         return {
@@ -241,4 +250,5 @@ class Completer:
                 text = c.text[: len(c.text) - len(self.tokenizer.token(c.word))] + completion
                 probability = float(total[row].exp())
                 out[-1].append({"text": text, "completion": completion, "probability": probability})
+            out[-1].sort(key=lambda phrase: -phrase["probability"])
         return out
