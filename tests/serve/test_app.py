@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import signal
 import socket
 import sqlite3
@@ -13,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnnkit.cli import main
+from rnnkit.data.store import QueryStore
 from rnnkit.serve.app import create_app, default_store
 from rnnkit.tasks.textgen import load_language_model
 
@@ -52,9 +56,9 @@ def test_complete_suggests_the_next_word(client):
         ({}, "empty"),
         ({"q": "   "}, "empty"),
         ({"q": "las " * 200}, "the limit is 500"),
-        ({"q": "las", "k": 0}, "k must be in"),
-        ({"q": "las", "k": 1000}, "k must be in"),
-        ({"q": "las", "phrases": -1}, "phrases must be in"),
+        ({"q": "las", "k": 0}, "k must be an int in"),
+        ({"q": "las", "k": 1000}, "k must be an int in"),
+        ({"q": "las", "phrases": -1}, "phrases must be an int in"),
         ({"q": "las", "k": "five"}, "integer"),
     ],
 )
@@ -84,8 +88,9 @@ def test_feedback_is_recorded_in_the_store(client, store):
         b'{"query": "", "completion": "las vegas"}',
         b'{"query": "las", "completion": "' + b"x" * 1001 + b'"}',
         b'["las", "las vegas"]',
+        b'{"query": "a", "completion": "\\ud800"}',
     ],
-    ids=["malformed", "missing", "empty", "too-long", "not-an-object"],
+    ids=["malformed", "missing", "empty", "too-long", "not-an-object", "lone-surrogate"],
 )
 def test_bad_feedback_gets_a_422(client, body):
     response = client.post("/feedback", content=body, headers={"content-type": "application/json"})
@@ -121,11 +126,39 @@ def test_concurrent_requests_share_forward_passes(app, vegas_run):
     assert health["batching"]["largest_batch"] > 1
 
 
-def test_default_store_is_the_training_store_or_the_run_directory(vegas_run):
+def test_default_store_is_the_training_store_or_the_run_directory(vegas_run, tmp_path):
     lm = load_language_model(vegas_run)
     assert default_store(lm) == vegas_run / "queries.db"
-    lm.config.data.source = "sqlite:///data/queries.db"
-    assert str(default_store(lm)) == "data/queries.db"
+    store = tmp_path / "queries.db"
+    for source in (f"sqlite:///{store}", str(store)):
+        lm.config.data.source = source
+        with pytest.raises(ValueError, match="give the store with --store"):
+            default_store(lm)  # not there: an error, never a new empty store
+        QueryStore(store)
+        assert default_store(lm) == store
+        store.unlink()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    q=st.text(max_size=600),
+    k=st.one_of(st.integers(-5, 60), st.text(max_size=3)),
+    body=st.one_of(
+        st.binary(max_size=60),
+        st.fixed_dictionaries(
+            {"query": st.text(max_size=30), "completion": st.text(max_size=30)}
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+)
+def test_no_request_gets_a_server_error(client, q, k, body):
+    answer = client.get("/complete", params={"q": q, "k": k})
+    assert answer.status_code in (200, 422), answer.text
+    headers = {"content-type": "application/json"}
+    feedback = client.post("/feedback", content=body, headers=headers)
+    assert feedback.status_code == 200 or 400 <= feedback.status_code < 500, feedback.text
+    assert "detail" in feedback.json() or feedback.status_code == 200
 
 
 def test_rnnkit_serve_answers_over_http_and_stops_cleanly(vegas_run, tmp_path):

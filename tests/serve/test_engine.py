@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnkit.data.tokenizers import CharTokenizer
+from rnnkit.data.tokenizers import CharTokenizer, WordTokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.serve.engine import MAX_K, Completer, Request
 from rnnkit.serve.inference import Entry, StateCache, StepModel, perplexity
@@ -48,10 +48,87 @@ def test_a_partial_word_is_completed_with_probabilities_given_what_was_typed(lm)
     result = Completer(lm).complete("what is the best food to eat in la", k=MAX_K, phrases=0)
     words = result["words"]
     assert words[0]["text"] == "what is the best food to eat in las", words
-    assert all(w["text"].split()[-1].startswith("la") or w["text"].endswith(w["word"])
-               for w in words)  # fmt: skip
     # Every way to go on from "la" is listed: their probabilities add up to one.
     assert math.isclose(sum(w["probability"] for w in words), 1.0, rel_tol=1e-4)
+    # Each is the model's: p(word | context) / p(a word starting with "la" | context), and for
+    # the whole word "las" followed by w, p(las | context) * p(w | context, las) / the same.
+    context = [lm.tokenizer.eos_id, *lm.tokenizer.encode("what is the best food to eat in")]
+    p = next_word_probs(lm, context)
+    starts = [i for i in range(lm.tokenizer.vocab_size) if lm.tokenizer.token(i).startswith("la")]
+    given = float(p[starts].sum())
+    las = lm.tokenizer.id("las")
+    after = next_word_probs(lm, [*context, las])
+    for w in words:
+        added = w["text"].removeprefix("what is the best food to eat in ").split()
+        want = (p[lm.tokenizer.id(added[0])] if len(added) == 1
+                else p[las] * after[lm.tokenizer.id(added[1])])  # fmt: skip
+        assert w["probability"] == pytest.approx(float(want) / given, rel=1e-4, abs=1e-9), w
+
+
+def assert_same_answers(got: list[dict], want: list[dict]) -> None:
+    """Same suggestions in the same order, probabilities equal up to float rounding."""
+    for a, b in zip(got, want, strict=True):
+        for part in ("words", "phrases"):
+            assert [x["text"] for x in a[part]] == [x["text"] for x in b[part]]
+            for x, y in zip(a[part], b[part], strict=True):
+                assert x["probability"] == pytest.approx(y["probability"], rel=1e-5)
+
+
+def next_word_probs(lm, ids):
+    """The model's own next-token distribution after ``ids``, by a plain forward pass."""
+    with torch.no_grad():
+        output, _ = lm.model(torch.tensor([ids]))
+    return output.logits[0, -1].softmax(-1)
+
+
+def test_phrase_probabilities_are_products_of_the_models_steps(lm):
+    result = Completer(lm).complete("we flew to ", k=3, phrases=3)
+    for phrase in result["phrases"]:
+        ids = [lm.tokenizer.eos_id, *lm.tokenizer.encode("we flew to")]
+        want = 1.0
+        for word in phrase["completion"].split():
+            want *= float(next_word_probs(lm, ids)[lm.tokenizer.id(word)])
+            ids.append(lm.tokenizer.id(word))
+        ends = len(phrase["completion"].split()) < 3  # a phrase that stops chose <eos>
+        assert phrase["probability"] == pytest.approx(want, rel=1e-4), phrase
+        assert not ends or next_word_probs(lm, ids).argmax() == lm.tokenizer.eos_id
+
+
+def test_a_cache_of_one_entry_gives_the_same_answers_and_entries_are_compact(lm):
+    queries = ["we flew to ", "the lights of las vegas", QUERY, "my uncle mo"]
+    small, large = Completer(lm, cache_size=1), Completer(lm)
+    requests = [Request(q, 3, 2) for q in queries]
+    assert_same_answers(small.complete_batch(requests), large.complete_batch(requests))
+    (entry,) = small.cache._entries.values()
+    V = lm.tokenizer.vocab_size
+    assert entry.log_probs.untyped_storage().nbytes() == V * 4
+    assert all(part.untyped_storage().nbytes() == part.numel() * 4 for part in entry.state)
+
+
+@pytest.mark.parametrize(
+    ("punctuation", "text", "fragment"),
+    [
+        ("strip", "eat in las😀", ""),  # the symbol is dropped: the word before it is complete
+        ("strip", "las vegas!", ""),
+        ("strip", "eat in la", "la"),
+        ("keep", "eat in <eos>", ""),
+        ("keep", "eat in la", "la"),
+    ],
+)
+def test_parsing_follows_the_tokenizers_punctuation_setting(lm, punctuation, text, fragment):
+    tokenizer = WordTokenizer(lm.tokenizer.tokens, lowercase=True, punctuation=punctuation)
+    completer = Completer(LoadedLM(lm.model, tokenizer, lm.config, lm.run_dir))
+    parsed = completer._parse(text)
+    assert parsed.fragment == fragment
+    assert parsed.head + parsed.typed == text
+    assert lm.tokenizer.eos_id not in parsed.context[1:]  # typed "<eos>" is just unknown text
+    for word in completer.complete(text, k=3)["words"]:
+        assert word["text"].startswith(parsed.head + parsed.typed[: len(fragment)])
+
+
+def test_the_letters_typed_keep_their_case(lm):
+    words = Completer(lm).complete("What is the best food to eat in La", k=2)["words"]
+    assert words[0]["text"] == "What is the best food to eat in Las"
 
 
 def test_probabilities_are_the_language_models_own(lm):
@@ -82,12 +159,7 @@ def test_typing_a_query_reads_each_word_once(lm):
 def test_a_batch_answers_like_single_requests(lm):
     queries = ["we flew to ", "the lights of las vegas", QUERY, "is it hot in", "my uncle mo"]
     batched = Completer(lm).complete_batch([Request(q, 3, 2) for q in queries])
-    for q, got in zip(queries, batched, strict=True):
-        alone = Completer(lm).complete(q, 3, 2)
-        assert [w["text"] for w in got["words"]] == [w["text"] for w in alone["words"]]
-        for a, b in zip(got["words"] + got["phrases"], alone["words"] + alone["phrases"],
-                        strict=True):  # fmt: skip
-            assert a["probability"] == pytest.approx(b["probability"], rel=1e-5)
+    assert_same_answers(batched, [Completer(lm).complete(q, 3, 2) for q in queries])
 
 
 def test_int8_keeps_the_suggestions(lm):
@@ -110,9 +182,11 @@ def test_unknown_words_are_reported_and_unmatched_fragments_suggest_nothing(lm):
     [
         (Request("   "), "empty"),
         (Request("a" * 501), "limit is 500"),
-        (Request("las", k=0), "k must be in [1, 50]"),
-        (Request("las", k=51), "k must be in [1, 50]"),
-        (Request("las", phrases=-1), "phrases must be in [0, 50]"),
+        (Request("las", k=0), "k must be an int in [1, 50]"),
+        (Request("las", k=51), "k must be an int in [1, 50]"),
+        (Request("las", phrases=-1), "phrases must be an int in [0, 50]"),
+        (Request("las", k=2.5), "k must be an int"),
+        (Request("las", k=True), "k must be an int"),
     ],
 )
 def test_bad_requests_say_what_to_change(lm, request_, message):

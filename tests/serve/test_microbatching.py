@@ -34,8 +34,11 @@ def test_waiting_requests_share_a_batch_and_get_their_own_answers():
     assert stats == {"batches": 3, "requests": 7, "mean_batch": 7 / 3, "largest_batch": 4}
 
 
-def test_an_error_reaches_every_request_of_its_batch_and_the_next_batch_runs():
+def test_an_error_reaches_only_the_request_that_causes_it():
+    calls: list[list[str]] = []
+
     def run(items):
+        calls.append(list(items))
         if "bad" in items:
             raise ValueError("bad item")
         return [item.upper() for item in items]
@@ -43,14 +46,16 @@ def test_an_error_reaches_every_request_of_its_batch_and_the_next_batch_runs():
     async def main():
         batcher = MicroBatcher(run)
         results = await asyncio.gather(
-            batcher.submit("bad"), batcher.submit("x"), return_exceptions=True
+            batcher.submit("x"), batcher.submit("bad"), batcher.submit("y"), return_exceptions=True
         )
         after = await batcher.submit("ok")
         batcher.close()
         return results, after
 
     results, after = asyncio.run(main())
-    assert all(isinstance(r, ValueError) for r in results)
+    assert results[0] == "X" and results[2] == "Y"
+    assert isinstance(results[1], ValueError)
+    assert calls == [["x", "bad", "y"], ["x"], ["bad"], ["y"], ["ok"]]  # the batch, one by one
     assert after == "OK"
 
 

@@ -23,10 +23,13 @@ from pathlib import Path
 
 import torch
 from fastapi import FastAPI, HTTPException, Query
+from fastapi import Request as FastAPIRequest
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from rnnkit.data.sources import SQLITE_SUFFIXES
 from rnnkit.data.store import QueryStore, sqlite_path
 from rnnkit.serve.batching import MicroBatcher
 from rnnkit.serve.engine import Completer, Request
@@ -64,9 +67,21 @@ class Completions(BaseModel):
 
 
 def default_store(lm: LoadedLM) -> Path:
-    """The SQLite store the run was trained from, else ``queries.db`` in the run directory."""
+    """The SQLite store the run was trained from, else ``queries.db`` in the run directory.
+
+    A relative store path is read from the current folder, as training read it; a store that
+    is not there is an error (feedback must not go into a new, empty file unnoticed).
+    """
     source = lm.config.data.source
-    return sqlite_path(source) if source.startswith("sqlite:") else lm.run_dir / "queries.db"
+    if not (source.startswith("sqlite:") or Path(source).suffix.lower() in SQLITE_SUFFIXES):
+        return lm.run_dir / "queries.db"
+    path = sqlite_path(source)
+    if not path.is_file():
+        raise ValueError(
+            f"{lm.run_dir} was trained from {source}, which is not at {path.resolve()}; "
+            "run from the folder training ran in, or give the store with --store"
+        )
+    return path
 
 
 def create_app(
@@ -117,8 +132,16 @@ def create_app(
             raise HTTPException(status_code=422, detail=str(e)) from None
         return {"recorded": " ".join(item.completion.split()), "count": count}
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: FastAPIRequest, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input back, and an input that cannot be encoded
+        # (a lone surrogate escaped in JSON) would turn a 422 into a 500: messages only.
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                  for e in error.errors()]  # fmt: skip
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:  # on the event loop, which is where the batcher counts
         m = lm.config.model
         return {
             "status": "ok",

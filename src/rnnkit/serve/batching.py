@@ -21,8 +21,9 @@ Out = TypeVar("Out")
 class MicroBatcher(Generic[In, Out]):
     """``await batcher.submit(item)`` -> ``run([...items])[i]`` for this item.
 
-    ``run`` takes a list of items and returns one result per item, in order; if it raises,
-    every request of that batch gets the exception.
+    ``run`` takes a list of items and returns one result per item, in order. When it raises
+    on a batch, the batch's items are run again one at a time, so only a request that fails
+    on its own gets its exception.
     """
 
     def __init__(self, run: Callable[[Sequence[In]], Sequence[Out]], max_batch: int = 32) -> None:
@@ -46,18 +47,25 @@ class MicroBatcher(Generic[In, Out]):
         while self._queue:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             self.sizes[len(batch)] += 1
+            items = [item for item, _ in batch]
             try:
-                results = await loop.run_in_executor(
-                    self._executor, self.run, [item for item, _ in batch]
-                )
-            except Exception as e:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(e)
-                continue
+                results = await loop.run_in_executor(self._executor, self.run, items)
+            except Exception as e:  # handed to the requests it concerns, found one by one
+                one = len(batch) == 1
+                results = [e] if one else [await self._alone(loop, item) for item in items]
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():  # a client that went away cancelled its future
+                if future.done():  # a client that went away cancelled its future
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
                     future.set_result(result)
+
+    async def _alone(self, loop: asyncio.AbstractEventLoop, item: In) -> Out | Exception:
+        try:
+            return (await loop.run_in_executor(self._executor, self.run, [item]))[0]
+        except Exception as e:
+            return e
 
     def stats(self) -> dict[str, float]:
         batches = sum(self.sizes.values())

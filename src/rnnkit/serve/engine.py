@@ -40,7 +40,8 @@ MAX_K = 50
 
 @dataclass(frozen=True)
 class Request:
-    """One query: ``text`` typed so far, ``k`` word suggestions, ``phrases`` phrase completions."""
+    """One query: ``text`` typed so far, ``k`` word suggestions, and phrase completions of
+    the best ``phrases`` of them (at most ``k``)."""
 
     text: str
     k: int = 5
@@ -62,7 +63,12 @@ class _Candidate:
     log_prob: float  # given what was typed
     parent: Key  # the prefix the word follows
     word: int
-    text: str  # the whole query after accepting it
+    stem: str  # the query before the word
+    shown: str  # the word as shown: what the user typed of it is kept as typed
+
+    @property
+    def text(self) -> str:  # the whole query after accepting it
+        return self.stem + self.shown
 
 
 class Completer:
@@ -119,8 +125,13 @@ class Completer:
             )
         for name in ("k", "phrases"):
             value = getattr(request, name)
-            if not 0 <= value <= MAX_K or (name == "k" and value == 0):
-                raise ValueError(f"{name} must be in [{name == 'k':d}, {MAX_K}], got {value}")
+            lowest = 1 if name == "k" else 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not lowest <= value <= MAX_K
+            ):
+                raise ValueError(f"{name} must be an int in [{lowest}, {MAX_K}], got {value!r}")
         return request
 
     def complete(self, text: str, k: int = 5, phrases: int = 3) -> dict:
@@ -157,14 +168,18 @@ class Completer:
     def _parse(self, text: str) -> _Parsed:
         tok = self.tokenizer
         words = tok.words(text)
-        inside = bool(words) and not text[-1].isspace() and words[-1][-1].isalnum()
-        fragment = words.pop() if inside else ""
-        head = text[: len(text) - len(fragment)] if fragment else text
-        ids = [tok.id(w) for w in words]
-        unknown = [w for w, i in zip(words, ids, strict=True) if i == tok.unk_id]
-        exact = tok.id(fragment) if fragment else None
-        exact = exact if exact is not None and self._suggestable[exact] else None
-        return _Parsed(head, fragment, text[len(head) :], (tok.eos_id, *ids), exact, unknown)
+        seen = text.lower() if tok.lowercase else text
+        # Inside a word: the text ends with the last token (punctuation="strip" drops symbols)
+        # and that token ends with a letter or digit.
+        inside = bool(words) and seen.endswith(words[-1]) and words[-1][-1].isalnum()
+        fragment = words[-1] if inside else ""
+        head = text[: len(text) - len(fragment)]
+        # Ids as training made them: encode() never reads "<eos>" typed as text as <eos>.
+        ids = tok.encode(head)
+        unknown = [w for w, i in zip(tok.words(head), ids, strict=True) if i == tok.unk_id]
+        exact = tok.encode(fragment) if fragment else []
+        exact_id = exact[0] if len(exact) == 1 and self._suggestable_list[exact[0]] else None
+        return _Parsed(head, fragment, text[len(head) :], (tok.eos_id, *ids), exact_id, unknown)
 
     def _candidates(
         self, r: Request, p: _Parsed, log_probs: Tensor, whole: Key | None, after
@@ -172,7 +187,7 @@ class Completer:
         if not p.fragment:
             sep = "" if not p.head or p.head[-1].isspace() else " "
             return [
-                _Candidate(lp, p.context, i, p.head + sep + self.tokenizer.token(i))
+                _Candidate(lp, p.context, i, p.head + sep, self.tokenizer.token(i))
                 for lp, i in self._top_words(log_probs, r.k)
             ]
         lo = bisect.bisect_left(self._sorted_words, p.fragment)
@@ -183,16 +198,17 @@ class Completer:
         scores = log_probs[ids]
         given = scores.logsumexp(0)  # log p(the word starts with the fragment)
         top = (scores - given).topk(min(r.k, len(ids)))
+        rest = len(p.fragment)
         out = [
-            _Candidate(lp, p.context, i, p.head + self.tokenizer.token(i))
+            _Candidate(lp, p.context, i, p.head, p.typed + self.tokenizer.token(i)[rest:])
             for lp, i in zip(top.values.tolist(), ids[top.indices].tolist(), strict=True)
             if whole is None or i != whole[-1]
         ]
         if whole is not None:  # the fragment as a whole word, then what follows it
             first = float(log_probs[whole[-1]] - given)
-            text = p.head + p.typed + " "
+            stem = p.head + p.typed + " "
             out += [
-                _Candidate(first + lp, whole, i, text + self.tokenizer.token(i))
+                _Candidate(first + lp, whole, i, stem, self.tokenizer.token(i))
                 for lp, i in self._top_words(after.log_probs, r.k)
             ]
         return sorted(out, key=lambda c: -c.log_prob)[: r.k]
@@ -246,8 +262,9 @@ class Completer:
             out.append([])
             for c in cands:
                 row = next(rows)
-                completion = self.tokenizer.decode([c.word, *added[row]])
-                text = c.text[: len(c.text) - len(self.tokenizer.token(c.word))] + completion
+                decoded = self.tokenizer.decode([c.word, *added[row]])
+                completion = c.shown + decoded[len(self.tokenizer.token(c.word)) :]
+                text = c.stem + completion
                 probability = float(total[row].exp())
                 out[-1].append({"text": text, "completion": completion, "probability": probability})
             out[-1].sort(key=lambda phrase: -phrase["probability"])

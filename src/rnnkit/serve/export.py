@@ -59,6 +59,9 @@ class StepGraph(nn.Module):
     It calls the decoder's embedding, fused recurrent kernel and output layer directly: the
     model's input checks read tensor values, which a trace would freeze into constants and
     ``torch.export`` refuses. The model must be in eval mode (no dropout).
+    ``rnnkit serve`` does not run this graph: it runs `rnnkit.serve.inference.StepModel`, the
+    same weights as plain linear layers, which is quicker for one step on a CPU. Both are
+    tested against `LanguageModel` itself; this graph is for runtimes outside Python.
     """
 
     def __init__(self, model: LanguageModel) -> None:

@@ -158,7 +158,8 @@ class StepModel:
              "out": decoder.out}
         )  # fmt: skip
         parts = _int8(parts) if int8 else parts
-        self.project, self.out, self.adaptive = parts["project"], parts["out"], decoder.adaptive
+        decoder.project, decoder.out = parts["project"], parts["out"]  # what logits() calls
+        self.decoder = decoder
         self.lstm = decoder.rnn.kind == "lstm"
         self.shape = L, H = (decoder.rnn.num_layers, decoder.rnn.hidden_size)
         self.vocab_size = decoder.vocab_size
@@ -192,11 +193,8 @@ class StepModel:
                 c = torch.where(alive[t], c_new, c) if self.lstm else c
             else:
                 h, c = h_new, c_new
-        last = h[-1]  # (N, H): the top layer's output after each row's last token
-        if self.adaptive:
-            log_probs = self.out.log_prob(last)
-        else:
-            log_probs = self.out(self.project(last)).log_softmax(-1)
+        scores = self.decoder.logits(h[-1])  # the top layer after each row's last token
+        log_probs = scores if self.decoder.adaptive else scores.log_softmax(-1)  # (N, V)
         return log_probs, self._split(h, c, N)
 
     def _batch(self, states: Sequence[State | None]) -> tuple[Tensor, Tensor]:
@@ -211,9 +209,10 @@ class StepModel:
         return h, torch.cat([zeros if s is None else s[1] for s in states], 1)
 
     def _split(self, h: Tensor, c: Tensor, N: int) -> list[State]:
+        """Each row's state as a tensor of its own (a view would keep the batch's alive)."""
         if self.lstm:
-            return [(h[:, i : i + 1], c[:, i : i + 1]) for i in range(N)]
-        return [h[:, i : i + 1] for i in range(N)]
+            return [(h[:, i : i + 1].clone(), c[:, i : i + 1].clone()) for i in range(N)]
+        return [h[:, i : i + 1].clone() for i in range(N)]
 
 
 @dataclass(frozen=True)
@@ -296,7 +295,8 @@ def read_prefixes(step: StepModel, cache: StateCache, keys: Sequence[Key]) -> li
         states = [None if base is None else base.state for _, base in todo.values()]
         log_probs, new_states = step(rows, states)
         for i, key in enumerate(todo):
-            found[key] = Entry(new_states[i], log_probs[i])
+            # A copy: a row of the batch would keep the whole (N, V) tensor alive in the cache.
+            found[key] = Entry(new_states[i], log_probs[i].clone())
             cache.put(key, found[key])
     return [found[key] for key in keys]
 
