@@ -157,6 +157,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.classify_use import classify, load_classifier, read_numbers
+
+    clf = load_classifier(args.run)
+    if (args.text is None) == (args.file is None):
+        raise ValueError('give --text "..." (repeatable) or --file PATH')
+    if args.text is not None:
+        items: list = args.text
+    elif clf.tokenizer is not None:  # one text per line
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        items = [line for line in lines if line.strip()]
+    else:
+        items = read_numbers(args.file, clf.input_size)
+    results = classify(clf, items, top=args.top)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for item, result in zip(items, results, strict=True):
+        shown = item if isinstance(item, str) else f"sequence of {len(item)} steps"
+        probs = "  ".join(f"{label} {p:.1%}" for label, p in result["probabilities"].items())
+        print(f"{result['label']:<12} {probs}   <- {shown[:60]}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.classify_use import evaluate_run
+
+    columns = {k: v for k, v in (("text_column", args.text_column),
+                                 ("label_column", args.label_column)) if v}  # fmt: skip
+    report = evaluate_run(args.run, args.data, out=args.out, **columns)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rnnkit.demo import run_demo
 
@@ -308,6 +342,25 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--cache-size", type=int, default=4096, help="prefixes kept (default: 4096)")
     srv.add_argument("--max-batch", type=int, default=32, help="requests per forward pass")
     srv.set_defaults(handler=cmd_serve)
+
+    cls = commands.add_parser("classify", help="label texts or sequences with a classify run")
+    cls.add_argument("run", help="a run directory from rnnkit train classify")
+    cls.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    cls.add_argument("--file", help="one text per line (numeric runs: one sequence per line)")
+    cls.add_argument("--top", type=int, help="show only the k likeliest labels")
+    cls.add_argument("--json", action="store_true", help="print JSON")
+    cls.set_defaults(handler=cmd_classify)
+
+    ev = commands.add_parser(
+        "evaluate", help="score a classify run on labelled data: accuracy, F1, confusion"
+    )
+    ev.add_argument("run", help="a run directory from rnnkit train classify")
+    ev.add_argument("--data", required=True, help="digits, mnist, imdb, a folder or a table")
+    ev.add_argument("--text-column", help="default: the run's data.text_column")
+    ev.add_argument("--label-column", help="default: the run's data.label_column")
+    ev.add_argument("--out", help="folder for evaluation.json and confusion.png")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.set_defaults(handler=cmd_evaluate)
 
     demo = commands.add_parser(
         "demo", help="train a word-level LSTM language model on bundled text, then complete"

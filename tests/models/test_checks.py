@@ -15,7 +15,10 @@ def classifier(**kw):
 
 
 BAD_CONSTRUCTIONS = [
-    (lambda: classifier(pooling="avg"), "pooling must be one of last, mean, max, got 'avg'"),
+    (
+        lambda: classifier(pooling="avg"),
+        "pooling must be one of last, mean, max, attention, got 'avg'",
+    ),
     (lambda: classifier(num_layers=0), "num_layers must be a positive int, got 0"),
     (lambda: classifier(kind="elman"), "kind must be one of rnn_tanh, rnn_relu, lstm, gru"),
     (lambda: classifier(dropout=1.0), "dropout must be in [0, 1), got 1.0"),

@@ -12,9 +12,12 @@ The cache folder (`default_cache_dir`) holds two kinds of corpus, both returned 
   download never leaves a file that looks complete; later loads need no network. Without a
   network, a user can put the file at the path the error message names.
 
-A digest is only recorded when it was verified against the real file: an invented digest would
-reject every genuine download. Entries whose digest is unknown (None) are still checked for
-size when that is known, and are read defensively (a bad archive is a clear error).
+A digest is only recorded when it was verified against the real file, or is the one its
+publisher gives: an invented digest would reject every genuine download. Entries whose digest is
+unknown (None) are still checked for size when that is known, and are read defensively (a bad
+archive is a clear error). `RemoteFile` and `fetch` serve other downloads the same way (the
+MNIST and IMDB files of `rnnkit.data.labeled`), checked by sha256 or, where the publisher only
+gives one, by MD5.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rnnkit import __version__
 from rnnkit.io import atomic_path, atomic_write_json
@@ -241,14 +244,23 @@ def read_wikitext(path: Path, corpus: str = "wikitext-2") -> Texts:
 
 
 @dataclass(frozen=True)
-class Corpus:
-    """A public corpus: its URL, its file in the cache, what it must be, and how to read it."""
+class RemoteFile:
+    """A file downloaded once into the cache: its URL, its name there, and what it must be."""
 
     url: str
     filename: str  # under the cache folder
-    read: Callable[[Path], Texts]
     sha256: str | None = None  # hex digest of the file; None: not verified by us yet
+    # MD5 is no defence against tampering, but it is the only digest some publishers give
+    # (MNIST, IMDB); it still catches truncated and corrupted downloads.
+    md5: str | None = None
     size: int | None = None  # bytes; None: unknown
+
+
+@dataclass(frozen=True, kw_only=True)
+class Corpus(RemoteFile):
+    """A public corpus: a `RemoteFile` and how to read it as documents."""
+
+    read: Callable[[Path], Texts]
 
 
 CORPORA: dict[str, Corpus] = {
@@ -276,19 +288,29 @@ def open_url(url: str, timeout: float = TIMEOUT_S) -> BinaryIO:
     return urllib.request.urlopen(request, timeout=timeout)
 
 
-def _no_network(name: str, corpus: Corpus, path: Path, reason: object) -> ValueError:
+def _no_network(name: str, corpus: RemoteFile, path: Path, reason: object) -> ValueError:
     return ValueError(
         f"{name} needs a network connection once to download {corpus.url} ({reason}); "
         f"to use it offline, put that file at {path}"
     )
 
 
-def _check(name: str, corpus: Corpus, path: Path, size: int, digest: str) -> None:
+def _digests(corpus: RemoteFile) -> dict[str, Any]:
+    """A running hash for each digest ``corpus`` records, by name ("sha256", "md5")."""
+    hashes = {"sha256": hashlib.sha256()}  # always: cheap next to the network
+    if corpus.md5 is not None:
+        hashes["md5"] = hashlib.md5(usedforsecurity=False)  # allowed on FIPS systems
+    return hashes
+
+
+def _check(name: str, corpus: RemoteFile, path: Path, size: int, digests: dict[str, str]) -> None:
     """Raise when the downloaded bytes are not the expected ones."""
+    expected = {"sha256": corpus.sha256, "md5": corpus.md5}
+    wrong = [kind for kind, want in expected.items() if want and digests[kind] != want.lower()]
     if corpus.size is not None and size != corpus.size:
         problem = f"{size} bytes, expected {corpus.size}"
-    elif corpus.sha256 is not None and digest != corpus.sha256.lower():
-        problem = f"sha256 {digest}, expected {corpus.sha256}"
+    elif wrong:
+        problem = f"{wrong[0]} {digests[wrong[0]]}, expected {expected[wrong[0]]}"
     else:
         return
     raise ValueError(
@@ -297,7 +319,7 @@ def _check(name: str, corpus: Corpus, path: Path, size: int, digest: str) -> Non
     )
 
 
-def download(name: str, corpus: Corpus, path: Path) -> None:
+def download(name: str, corpus: RemoteFile, path: Path) -> None:
     """Fetch ``corpus`` to ``path``: a temporary sibling, checked, then renamed into place."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +332,7 @@ def download(name: str, corpus: Corpus, path: Path) -> None:
         response = open_url(corpus.url)
     except (OSError, HTTPException) as e:  # URLError, timeouts and resets are OSErrors
         raise _no_network(name, corpus, path, getattr(e, "reason", e)) from e
-    digest, size = hashlib.sha256(), 0
+    hashes, size = _digests(corpus), 0
     # A failed check raises inside atomic_path, which then removes the temporary file.
     with response, atomic_path(path) as tmp, open(tmp, "xb") as f:
         while True:
@@ -321,20 +343,31 @@ def download(name: str, corpus: Corpus, path: Path) -> None:
             if not chunk:
                 break
             f.write(chunk)
-            digest.update(chunk)
+            for running in hashes.values():
+                running.update(chunk)
             size += len(chunk)
-        _check(name, corpus, path, size, digest.hexdigest())
+        digests = {kind: running.hexdigest() for kind, running in hashes.items()}
+        _check(name, corpus, path, size, digests)
+
+
+def fetch(name: str, remote: RemoteFile, cache_dir: Path, *, offline: bool = False) -> Path:
+    """The path of ``remote`` in ``cache_dir``, downloading it first unless it is there.
+
+    ``name`` names the data set in messages. ``offline=True`` makes a missing file an error
+    that says where to put it, instead of a download.
+    """
+    path = cache_dir / remote.filename
+    if not path.is_file():
+        if offline:
+            raise ValueError(
+                f"{name} is not downloaded yet and offline is set; run once with a network "
+                f"connection, or put {remote.url} at {path}"
+            )
+        download(name, remote, path)
+    return path
 
 
 def corpus_texts(name: str, cache_dir: Path, *, offline: bool = False) -> Texts:
     """The documents of the named corpus, downloading its file first unless it is cached."""
     corpus = CORPORA[name]
-    path = cache_dir / corpus.filename
-    if not path.is_file():
-        if offline:
-            raise ValueError(
-                f"{name} is not downloaded yet and offline is set; run once with a network "
-                f"connection, or put {corpus.url} at {path}"
-            )
-        download(name, corpus, path)
-    return corpus.read(path)
+    return corpus.read(fetch(name, corpus, cache_dir, offline=offline))

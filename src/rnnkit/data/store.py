@@ -34,12 +34,13 @@ import contextlib
 import csv
 import hashlib
 import io
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from rnnkit.data import jsonl
 
 __all__ = ["MAX_COUNT", "MAX_LENGTH", "IngestReport", "QueryStore", "normalise", "sqlite_path"]
 
@@ -315,7 +316,7 @@ def _read_queries(path: Path, data: bytes, column: str | None = None) -> tuple[d
     elif suffix in DELIMITERS:
         rows = _csv_rows(path, text, column or "text", DELIMITERS[suffix])
     else:
-        rows = ((n, line, 1) for n, line in _lines(text))
+        rows = ((n, line, 1) for n, line in jsonl.lines(text))
     counts: dict[str, int] = {}
     read = 0
     for number, raw, count in rows:
@@ -328,12 +329,6 @@ def _read_queries(path: Path, data: bytes, column: str | None = None) -> tuple[d
             counts[query] = counts.get(query, 0) + _checked_count(count, f"{where}: count")
             read += 1
     return counts, read
-
-
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(number, line) from 1; a line ends at \\n, \\r\\n or \\r only (not at U+2028, which JSON
-    strings may hold)."""
-    return enumerate(io.StringIO(text, newline=None), start=1)
 
 
 def _csv_rows(path: Path, text: str, column: str, delimiter: str) -> Iterator[Row]:
@@ -353,15 +348,7 @@ def _csv_rows(path: Path, text: str, column: str, delimiter: str) -> Iterator[Ro
 def _jsonl_rows(path: Path, text: str, field: str) -> Iterator[Row]:
     keys: set[str] = set()
     found = False
-    for number, line in _lines(text):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} line {number} is not valid JSON ({e.msg}); fix it") from e
-        if not isinstance(row, dict):
-            raise ValueError(f"{path} line {number} is a JSON {type(row).__name__}, not an object")
+    for number, row in jsonl.objects(path, text):
         keys.update(row)
         if field in row:
             found = True

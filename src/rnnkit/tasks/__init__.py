@@ -3,4 +3,4 @@
 Importing this package registers the built-in tasks with the runner.
 """
 
-from rnnkit.tasks import lm, longrange  # noqa: F401  (registers lm, adding and copy)
+from rnnkit.tasks import classify, lm, longrange  # noqa: F401  (registers the tasks)

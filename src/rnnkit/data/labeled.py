@@ -1,0 +1,317 @@
+"""Labeled data for sequence classification (many-to-one): one label per whole sequence.
+
+Kinds of input, each read into plain tensors or strings prepared once:
+
+- Images read row by row: see `rnnkit.data.images` (digits, MNIST).
+- Labeled texts (`Example`): `load_labeled_texts` reads a CSV, TSV or JSON-lines file;
+  `load_imdb` reads the IMDB review folder of Maas et al. (2011), downloading and extracting
+  it once into the cache folder when no folder is given.
+- Numeric sequences: `read_numeric_rows` reads a CSV/TSV file whose lines are a label and a
+  flat list of numbers, of any length.
+
+`label_index` and `encode_labels` turn string labels into class ids. Every problem a user can
+fix is a one-line ValueError that names the file, the line and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import shutil
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnkit.data import jsonl
+from rnnkit.data.corpora import RemoteFile, default_cache_dir, fetch
+
+__all__ = [
+    "Example",
+    "encode_labels",
+    "label_index",
+    "load_imdb",
+    "load_labeled_texts",
+    "read_numeric_rows",
+]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labeled text: a review and its sentiment, a message and its intent."""
+
+    text: str
+    label: str
+
+
+def load_labeled_texts(
+    source: str | Path, text_column: str = "text", label_column: str = "label"
+) -> list[Example]:
+    """The (text, label) rows of a ``.csv``, ``.tsv`` (header row) or ``.jsonl`` file.
+
+    Files are UTF-8 (a byte-order mark is fine). Labels are strings with surrounding spaces
+    removed; a JSON number becomes its ``str`` (``1`` -> ``"1"``). Every row needs a
+    non-empty text and label: a row without one is an error naming its line.
+    """
+    path = _table_file(source, (".csv", ".tsv", ".jsonl"))
+    if path.suffix.lower() == ".jsonl":
+        columns, records = _jsonl_records(path)
+    else:
+        rows = _csv_rows(path)
+        columns = rows[0][1] if rows else []
+        records = [(line, dict(zip(columns, fields, strict=False))) for line, fields in rows[1:]]
+    _check_table(path, len(records), columns, (text_column, label_column), "example")
+    examples = []
+    for line, record in records:
+        where = f"{path} line {line}"
+        text = _cell(record.get(text_column), where, "text", numbers=False)
+        examples.append(Example(text, _cell(record.get(label_column), where, "label").strip()))
+    return examples
+
+
+def _table_file(source: str | Path, suffixes: tuple[str, ...]) -> Path:
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path} must be a {'/'.join(suffixes)} file (by its name's ending)")
+    return path
+
+
+def _check_table(
+    path: Path, rows: int, columns: Sequence[str], wanted: Sequence[str], unit: str
+) -> None:
+    """Raise when the table has no rows or lacks one of the ``wanted`` columns."""
+    if not rows:
+        raise ValueError(f"{path} has no rows; it needs a header and one row per {unit}")
+    for column in wanted:
+        if column not in columns:
+            listed = ", ".join(map(repr, columns)) or "(none)"
+            raise ValueError(f"{path} has no column {column!r}; its columns are: {listed}")
+
+
+def _utf8(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text ({e.reason}); save it as UTF-8") from e
+
+
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(first line number, fields) of each non-blank CSV/TSV row, the header included."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.reader(io.StringIO(_utf8(path), newline=""), delimiter=delimiter)
+    rows, start = [], 1
+    try:
+        for fields in reader:
+            if fields:  # a blank line is an empty list
+                rows.append((start, fields))
+            start = reader.line_num + 1  # a quoted field may span lines
+    except csv.Error as e:  # a NUL byte, an overlong field
+        raise ValueError(f"{path} line {reader.line_num}: {e}; fix that line") from e
+    return rows
+
+
+def _jsonl_records(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(every key seen, in order; (line number, object) of each non-blank line)."""
+    keys: dict[str, None] = {}
+    records = []
+    for number, record in jsonl.objects(path, _utf8(path)):
+        keys.update(dict.fromkeys(record))
+        records.append((number, record))
+    return list(keys), records
+
+
+def _cell(value: object, where: str, what: str, numbers: bool = True) -> str:
+    """A text or label cell as a non-empty string (JSON numbers too, when ``numbers``)."""
+    if value is None:
+        raise ValueError(f"{where}: no {what}")
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: the {what} is a JSON {type(value).__name__}; write a string")
+    if not value.strip():
+        raise ValueError(f"{where}: empty {what}")
+    return value
+
+
+# ---- IMDB reviews ---------------------------------------------------------------------------
+
+IMDB = RemoteFile(
+    url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+    filename="aclImdb_v1.tar.gz",
+    md5="7c2ac02c03563afcf9b574c7e56c153a",  # as published (torchtext checks the same)
+)
+IMDB_PARTS = ("train/neg", "train/pos", "test/neg", "test/pos")
+_LINE_BREAK = re.compile(r"<br\s*/?>")  # the reviews mark paragraphs with "<br />"
+
+
+def load_imdb(
+    folder: str | Path | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+) -> tuple[list[Example], list[Example]]:
+    """(train, test) IMDB reviews labeled "neg" / "pos": 25,000 each in the full data set.
+
+    ``folder`` has the layout of ``aclImdb/`` (Maas et al. 2011): ``train/neg``,
+    ``train/pos``, ``test/neg`` and ``test/pos`` hold one review per ``.txt`` file (a folder
+    whose ``aclImdb`` subfolder has that layout works too). Reviews come "neg" first, files
+    sorted by name, and "<br />" becomes a newline. With ``folder=None``: ``aclImdb`` in
+    ``cache_dir`` (default `default_cache_dir`), downloaded and extracted once unless
+    ``offline``. Other files (the unlabeled ``train/unsup``) are not read.
+    """
+    if folder is None:
+        folder = _imdb_cache(
+            Path(cache_dir) if cache_dir is not None else default_cache_dir(), offline
+        )
+    root = _imdb_root(Path(folder).expanduser())
+    return _reviews(root, "train"), _reviews(root, "test")
+
+
+def _imdb_root(folder: Path) -> Path:
+    """``folder`` or its ``aclImdb``, whichever has the four review folders."""
+    for root in (folder, folder / "aclImdb"):
+        if all((root / part).is_dir() for part in IMDB_PARTS):
+            return root
+    if not folder.is_dir():
+        raise ValueError(f"no such folder: {folder}; give an aclImdb review folder")
+    missing = ", ".join(part for part in IMDB_PARTS if not (folder / part).is_dir())
+    raise ValueError(
+        f"{folder} is not an IMDB review folder: it has no {missing}; it needs "
+        f"{', '.join(IMDB_PARTS)} folders of .txt reviews, as in aclImdb/"
+    )
+
+
+def _reviews(root: Path, split: str) -> list[Example]:
+    examples = []
+    for label in ("neg", "pos"):
+        files = sorted((root / split / label).glob("*.txt"))
+        if not files:
+            raise ValueError(f"{root / split / label} has no .txt reviews")
+        for path in files:
+            text = _LINE_BREAK.sub("\n", _utf8(path))
+            examples.append(Example(_cell(text, str(path), "text"), label))
+    return examples
+
+
+def _imdb_cache(cache: Path, offline: bool) -> Path:
+    """``aclImdb`` in the cache, downloaded (checked by MD5) and extracted first if missing."""
+    target = cache / "aclImdb"
+    if not target.is_dir():
+        _extract_imdb(fetch("imdb", IMDB, cache, offline=offline), target)
+    return target
+
+
+def _extract_imdb(archive: Path, target: Path) -> None:
+    """Extract the labeled reviews of ``archive`` to a temporary folder, then rename it to
+    ``target``: an interrupted extraction never leaves a folder that looks complete."""
+    tmp = Path(tempfile.mkdtemp(prefix=".aclImdb.tmp-", dir=target.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            # "data" refuses absolute paths, links out of the folder and device files.
+            tar.extractall(tmp, members=_labeled_members(tar), filter="data")
+        extracted = tmp / "aclImdb"
+        if not all((extracted / part).is_dir() for part in IMDB_PARTS):
+            raise ValueError(
+                f"{archive} holds no aclImdb/{{train,test}}/{{neg,pos}}; delete it and retry"
+            )
+        try:
+            extracted.rename(target)
+        except OSError:
+            if not target.is_dir():  # else another process extracted it meanwhile
+                raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise ValueError(f"cannot extract {archive} ({e}); delete it and retry") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _labeled_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members under aclImdb/{train,test}/{neg,pos}/, read as the archive streams by."""
+    for member in tar:
+        parts = member.name.split("/")
+        if len(parts) > 3 and parts[0] == "aclImdb" and "/".join(parts[1:3]) in IMDB_PARTS:
+            yield member
+
+
+# ---- numeric sequences ----------------------------------------------------------------------
+
+
+def read_numeric_rows(
+    source: str | Path, label_column: str = "label", row_size: int = 1
+) -> tuple[list[torch.Tensor], list[str]]:
+    """(sequences, labels) from a ``.csv`` or ``.tsv`` file: one sequence per line.
+
+    The header row names the label column (``label_column``, default "label"); every other
+    field of a line is a number, and the numbers form a (len / row_size, row_size) float32
+    sequence: ``row_size`` (default 1) features per time step. Lines may differ in length
+    (variable-length sequences); empty cells at the end of a line (a spreadsheet's padding)
+    are dropped.
+    """
+    if isinstance(row_size, bool) or not isinstance(row_size, int) or row_size < 1:
+        raise ValueError(f"row_size must be a positive int, got {row_size!r}")
+    path = _table_file(source, (".csv", ".tsv"))
+    rows = _csv_rows(path)
+    header = rows[0][1] if rows else []
+    _check_table(path, len(rows[1:]), header, (label_column,), "sequence")
+    at = header.index(label_column)
+    sequences, labels = [], []
+    for line, fields in rows[1:]:
+        where = f"{path} line {line}"
+        labels.append(_cell(fields[at] if at < len(fields) else None, where, "label").strip())
+        cells = [(column, cell) for column, cell in enumerate(fields, 1) if column != at + 1]
+        while cells and not cells[-1][1].strip():
+            cells.pop()
+        if not cells:
+            raise ValueError(f"{where}: no numbers after the label")
+        if len(cells) % row_size:
+            raise ValueError(
+                f"{where}: ragged row: {len(cells)} numbers is not a multiple of "
+                f"row_size {row_size}"
+            )
+        sequences.append(_numbers(cells, where).reshape(-1, row_size))
+    return sequences, labels
+
+
+def _numbers(cells: list[tuple[int, str]], where: str) -> torch.Tensor:
+    """The (column, cell) pairs' numbers as a (len(cells),) float32 tensor."""
+    values = []
+    for column, cell in cells:
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"{where} column {column}: {cell!r} is not a finite number")
+        values.append(value)
+    return torch.tensor(values, dtype=torch.float32)
+
+
+# ---- labels ---------------------------------------------------------------------------------
+
+
+def label_index(labels: Sequence[str]) -> list[str]:
+    """The class names: the distinct labels, sorted (a class id indexes into this list)."""
+    return sorted(set(labels))
+
+
+def encode_labels(labels: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
+    """(N,) int64 class ids of ``labels``: each one's index in ``classes``."""
+    index = {name: i for i, name in enumerate(classes)}
+    if len(index) != len(classes):
+        raise ValueError("classes must be distinct; build them with label_index")
+    try:
+        return torch.tensor([index[label] for label in labels], dtype=torch.int64)
+    except KeyError as e:
+        more = f" (+{len(classes) - 20} more)" if len(classes) > 20 else ""
+        known = ", ".join(classes[:20]) + more
+        raise ValueError(
+            f"label {e.args[0]!r} is not one the model was trained on: {known}"
+        ) from None
