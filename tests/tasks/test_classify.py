@@ -161,3 +161,33 @@ def test_unknown_labels_in_evaluation_data_are_named(sentiment_run, tmp_path, ca
     assert main(["evaluate", str(sentiment_run), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert "maybe" in err and "neg, pos" in err
+
+
+def test_the_keras_config_builds_the_keras_seed_model():
+    from rnnkit.tasks.classify import build_model
+
+    config = runner.load_config(runner.get_task("classify"), "configs/keras_mnist.toml")
+    assert config.data.source == "mnist" and config.train.epochs == 3
+    assert config.train.clip_norm is None and config.train.lr == 1e-3
+    model = build_model(config, 10, None, 28)
+    rnn = model.encoder.rnn.rnn
+    assert (rnn.mode, rnn.hidden_size, rnn.num_layers, rnn.dropout) == ("LSTM", 128, 2, 0.2)
+    assert not rnn.bidirectional
+    sizes = [layer.out_features for layer in model.head if hasattr(layer, "out_features")]
+    assert sizes == [64, 10]
+
+
+def test_an_imdb_style_folder_trains(tmp_path):
+    rows = sentiment_rows(240, seed=4)
+    for i, row in enumerate(rows):
+        split = "test" if i % 4 == 0 else "train"
+        folder = tmp_path / "aclImdb" / split / row["label"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}_7.txt").write_text(row["text"].replace(" film ", " film<br />"))
+    out = tmp_path / "run"
+    overrides = [f"data.source={json.dumps(str(tmp_path / 'aclImdb'))}", "train.epochs=6",
+                 "train.lr=0.01", "model.bidirectional=true", *SMALL]  # fmt: skip
+    runner.train("classify", out, overrides=overrides, quiet=True)
+    results = json.loads((out / "results.json").read_text())
+    assert results["samples"]["test"] == 60
+    assert results["accuracy"] >= 0.85, results["report"]
