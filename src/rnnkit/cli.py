@@ -230,11 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         "then --config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4. Under "
         "torchrun (torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel.",
     )
-    train.add_argument("task", help="what to train: lm, adding, copy")
+    train.add_argument("task", help="what to train: lm, classify, adding, copy")
     train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
     train.add_argument("--out", help="run directory (default: runs/TASK); must not exist")
     train.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
-    train.add_argument("--data", help="the text source, same as data.source=... (lm)")
+    train.add_argument("--data", help="the data source, same as data.source=... (lm, classify)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(handler=cmd_train)
