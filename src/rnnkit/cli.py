@@ -40,8 +40,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     out = args.out or f"runs/{args.task}"
     overrides = list(args.overrides)
-    if args.data is not None:
-        overrides.append(f"data.source={json.dumps(args.data)}")
+    shortcuts = (("source", args.data), ("target", args.target), ("horizon", args.horizon))
+    for key, value in shortcuts:
+        if value is not None:
+            overrides.append(f"data.{key}={json.dumps(value)}")
     run_dir, result = runner.train(
         args.task, out, args.config, overrides, args.resume, quiet=args.quiet
     )
@@ -191,6 +193,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.forecast_use import forecast, format_forecast, load_forecaster, plot_forecast
+
+    result = forecast(load_forecaster(args.run), args.data, args.horizon)
+    if args.plot:
+        plot_forecast(result, args.plot)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    else:
+        print(format_forecast(result))
+        if args.plot:
+            print(f"wrote {args.plot}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rnnkit.demo import run_demo
 
@@ -230,11 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         "then --config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4. Under "
         "torchrun (torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel.",
     )
-    train.add_argument("task", help="what to train: lm, classify, adding, copy")
+    train.add_argument("task", help="what to train: lm, classify, forecast, adding, copy")
     train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
     train.add_argument("--out", help="run directory (default: runs/TASK); must not exist")
     train.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
-    train.add_argument("--data", help="the data source, same as data.source=... (lm, classify)")
+    train.add_argument("--data", help="the data source, same as data.source=...")
+    train.add_argument("--target", help="forecast: the column to forecast (data.target)")
+    train.add_argument("--horizon", type=int, help="forecast: steps ahead (data.horizon)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(handler=cmd_train)
@@ -361,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="folder for evaluation.json and confusion.png")
     ev.add_argument("--json", action="store_true", help="print JSON")
     ev.set_defaults(handler=cmd_evaluate)
+
+    fc = commands.add_parser("forecast", help="forecast the steps after a series with a run")
+    fc.add_argument("run", help="a run directory from rnnkit train forecast")
+    fc.add_argument("--data", help="the series to continue (default: the run's data.source)")
+    fc.add_argument("--horizon", type=int, help="steps to forecast (default: the run's)")
+    fc.add_argument("--plot", help="write history, forecast and interval to this PNG")
+    fc.add_argument("--json", action="store_true", help="print JSON")
+    fc.set_defaults(handler=cmd_forecast)
 
     demo = commands.add_parser(
         "demo", help="train a word-level LSTM language model on bundled text, then complete"

@@ -3,4 +3,4 @@
 Importing this package registers the built-in tasks with the runner.
 """
 
-from rnnkit.tasks import classify, lm, longrange  # noqa: F401  (registers the tasks)
+from rnnkit.tasks import classify, forecast, lm, longrange  # noqa: F401  (registers the tasks)

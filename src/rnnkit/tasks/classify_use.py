@@ -11,7 +11,6 @@ texts, ``model.safetensors``); the training data need not be there any more.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from rnnkit.tasks.classify import (
     read_table,
     scores,
 )
-from rnnkit.tasks.runner import get_task, load_run_weights, saved_config
+from rnnkit.tasks.runner import get_task, load_run_weights, read_run_json, saved_config
 from rnnkit.train.rundir import RunDir
 
 
@@ -54,11 +53,9 @@ class LoadedClassifier:
 def load_classifier(run_dir: str | Path) -> LoadedClassifier:
     """The model of a ``rnnkit train classify`` run, in eval mode on the CPU."""
     path, config = saved_config(run_dir, get_task("classify"))
-    try:
-        saved = json.loads((path / CLASSES_FILE).read_text(encoding="utf-8"))
-        classes, input_size = list(saved["classes"]), saved["input_size"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path / CLASSES_FILE} is missing or damaged ({e})") from e
+    classes, input_size = read_run_json(
+        path, CLASSES_FILE, lambda saved: (list(saved["classes"]), saved["input_size"])
+    )
     vocab = RunDir(path).vocab
     tokenizer = load_tokenizer(vocab) if vocab.exists() else None
     size = tokenizer.vocab_size if tokenizer is not None else None

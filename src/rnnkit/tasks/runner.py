@@ -15,11 +15,12 @@ torchrun process group, training, and resuming a run where its checkpoint left o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -142,6 +143,19 @@ def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:
             f"(rnnkit train {task.name} makes one)"
         )
     return path, from_dict(task.config_class, saved["config"])
+
+
+T = TypeVar("T")
+
+
+def read_run_json(run_dir: str | Path, name: str, parse: Callable[[dict], T]) -> T:
+    """``parse`` of the JSON file ``name`` that a task wrote into a run directory; a missing
+    or damaged file (unreadable, not JSON, fields ``parse`` cannot use) is one clear error."""
+    path = Path(run_dir) / name
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is missing or damaged ({e})") from e
 
 
 def load_run_weights(run_dir: str | Path, model: nn.Module) -> None:
