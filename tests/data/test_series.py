@@ -5,11 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnnkit.data.calendar import CALENDAR, calendar_features, future_index
 from rnnkit.data.series import (
-    CALENDAR,
     SEASONS,
-    calendar_features,
-    future_index,
     load_series,
     season_of,
 )
@@ -107,7 +105,9 @@ def test_a_holiday_is_a_missing_step_filled_by_interpolation(tmp_path):
     data = load_series(path, target="Close", missing="interpolate")
     assert data.freq == "B" and len(data.frame) == 15 and data.filled == 5  # one row, 5 columns
     assert data.frame.loc["2024-01-15", "Close"] == 110.0  # halfway between 109 and 111
-    with pytest.raises(ValueError, match="'Open' on 2024-01-15.*missing from the file.*ffill"):
+    with pytest.raises(
+        ValueError, match="'Open' on 2024-01-15.*missing from the file.*holiday.*ffill"
+    ):
         load_series(path, target="Close")
 
 

@@ -48,14 +48,22 @@ def test_scaled_forecasts_come_back_in_the_data_units(log, relative):
     assert SeriesScaler.from_dict(scaler.to_dict()) == scaler
 
 
-def test_the_scaler_reads_only_the_rows_it_is_fitted_on():
-    values = np.random.default_rng(1).normal(size=(40, 2))
-    changed = values.copy()
-    changed[30:] *= 1000  # the test part
-    assert SeriesScaler.fit(values[:30]) == SeriesScaler.fit(changed[:30])
-    relative = SeriesScaler.fit(values[:30], relative=True)
-    assert relative.center[0] == 0.0
-    assert relative.scale[0] == pytest.approx(np.diff(values[:30, 0]).std())
+def test_relative_scaling_is_the_spread_of_one_step_changes():
+    values = np.random.default_rng(1).normal(size=(40, 2)).cumsum(axis=0)
+    levels = SeriesScaler.fit(values, relative=False)
+    np.testing.assert_allclose(levels.center, values.mean(axis=0))
+    np.testing.assert_allclose(levels.scale, values.std(axis=0))
+    relative = SeriesScaler.fit(values, relative=True)
+    assert relative.center == [0.0, 0.0]
+    np.testing.assert_allclose(relative.scale, np.diff(values, axis=0).std(axis=0))
+
+
+def test_every_value_column_of_a_relative_window_starts_from_its_origin():
+    z = np.column_stack([np.arange(10.0), 100 + np.arange(10.0) * 2])
+    batch, origin = windows(z, np.zeros((10, 0)), np.array([5]), 2, 2, relative=True)
+    assert batch["inputs"][0].tolist() == [[-1, -2], [0, 0]]
+    assert batch["targets"][0].tolist() == [[1, 2], [2, 4]]
+    assert origin.tolist() == [4]
 
 
 def test_log_needs_a_positive_target():

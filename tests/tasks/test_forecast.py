@@ -57,16 +57,18 @@ def test_the_backtest_scores_every_method_on_the_same_values(seasonal_run):
 
 def test_the_test_window_never_reaches_scaling_or_training(tmp_path):
     # The same series twice, the second with its test part replaced by huge values: the
-    # scaling, the trained weights and the first origin's forecast must not change.
+    # scaling, the trained weights and the first origin's forecast must not change. A run of
+    # missing values across the cut must not carry test values back into training either.
     values = seasonal(T=200)
-    changed = values.copy()
     train_end = 200 - 12 - 2 * 12  # three folds of 12 steps: the first origin
-    changed[train_end:] = 1e6
+    values[train_end - 2 : train_end + 1] = np.nan
+    changed = values.copy()
+    changed[train_end + 1 :] = 1e6
     runs = []
     for name, series in (("clean", values), ("changed", changed)):
         csv = write_series(tmp_path / f"{name}.csv", series)
         out, result = runner.train("forecast", tmp_path / name, overrides=[
-            f"data.source={json.dumps(str(csv))}", "backtest.folds=3",
+            f"data.source={json.dumps(str(csv))}", "backtest.folds=3", "data.missing=interpolate",
             "backtest.baselines=[\"naive\"]", *FEW_STEPS,
         ], quiet=True)  # fmt: skip
         assert result.results["train_steps"] == train_end
@@ -80,7 +82,11 @@ def test_the_test_window_never_reaches_scaling_or_training(tmp_path):
     np.testing.assert_allclose(first[0], first[1], rtol=1e-6)
 
 
-def test_90_percent_intervals_cover_about_90_percent_of_a_known_process(tmp_path):
+@pytest.mark.parametrize(
+    ("strategy", "head"),
+    [("seq2seq", "gaussian"), ("direct", "quantile"), ("recursive", "gaussian")],
+)
+def test_90_percent_intervals_cover_about_90_percent_of_a_known_process(tmp_path, strategy, head):
     # AR(1) with Gaussian noise: x_t = 0.7 x_{t-1} + e_t. A calibrated 90% interval
     # covers about 90% of the values it has not seen.
     rng = np.random.default_rng(3)
@@ -92,6 +98,7 @@ def test_90_percent_intervals_cover_about_90_percent_of_a_known_process(tmp_path
         f"data.source={json.dumps(str(csv))}", "data.horizon=2", "data.input_length=16",
         "data.season=none", "backtest.folds=300", "backtest.stride=1",
         "backtest.baselines=[\"naive\"]", *SMALL, "train.epochs=6",
+        f"model.strategy={strategy}", f"model.head={head}", "model.num_samples=100",
     ], quiet=True)  # fmt: skip
     coverage = result.results["table"]["rnnkit"]["coverage"]
     assert 0.84 <= coverage <= 0.96
@@ -107,23 +114,30 @@ def test_on_a_random_walk_the_report_does_not_claim_skill(tmp_path):
         "backtest.baselines=[\"naive\"]", *FEW_STEPS,
     ], quiet=True)  # fmt: skip
     table = result.results["table"]
-    ratio = table["rnnkit"]["mase"] / table["naive"]["mase"]
-    assert ratio > 0.97  # no real skill to find
-    if ratio >= 1:
-        assert "does NOT beat the naive forecast" in result.results["report"]
+    assert table["rnnkit"]["mase"] / table["naive"]["mase"] > 0.95  # no real skill to find
+    assert "The network does NOT" in result.results["verdict"][0]
 
 
 def test_the_verdict_says_plainly_which_way_the_numbers_go():
     table = {"rnnkit": {"mase": 1.10, "coverage": 0.85}, "naive": {"mase": 1.0},
              "ets": {"mase": 0.9}}  # fmt: skip
-    lines = verdict(table, 0.9)
+    lines = verdict(table, 0.9, {"naive": 0.01, "ets": 0.01}, origins=10)
     assert lines[0].startswith("The network does NOT beat the naive forecast")
+    assert "10% higher (paired t-test over 10 origins: p = 0.01)" in lines[0]
     assert "ets is better than the network" in lines[1]
     assert "90% prediction intervals covered 85.0%" in lines[2]
     table["rnnkit"]["mase"] = 0.5
-    lines = verdict(table, 0.9)
+    lines = verdict(table, 0.9, {"naive": 0.001, "ets": 0.02}, origins=10)
     assert "beats the naive forecast" in lines[0] and "50% lower" in lines[0]
-    assert lines[1].startswith("It also beats every baseline")
+    assert lines[1].startswith("It also beats the best other baseline, ets")
+
+
+def test_a_lower_error_within_chance_is_not_called_skill():
+    table = {"rnnkit": {"mase": 0.97}, "naive": {"mase": 1.0}, "ets": {"mase": 0.98}}
+    lines = verdict(table, 0.9, {"naive": 0.4, "ets": 0.7}, origins=10)
+    assert lines[0].startswith("The network does NOT show skill over the naive forecast")
+    assert "within chance" in lines[0] and "p = 0.4" in lines[0]
+    assert "not better beyond chance" in lines[1]
 
 
 def test_forecast_a_run_from_the_cli(seasonal_run, tmp_path, capsys):
@@ -131,7 +145,7 @@ def test_forecast_a_run_from_the_cli(seasonal_run, tmp_path, capsys):
     fc = load_forecaster(out)
     result = forecast(fc, str(csv), horizon=6)
     assert [row["date"] for row in result["forecast"][:2]] == ["2020-01-01", "2020-02-01"]
-    assert all(r["lower"] <= r["median"] <= r["upper"] for r in result["forecast"])
+    assert all(r["lower"] <= r["value"] <= r["upper"] for r in result["forecast"])
     plot = tmp_path / "out.png"
     assert main(["forecast", str(out), "--data", str(csv), "--horizon", "6", "--plot",
                  str(plot), "--json"]) == 0  # fmt: skip
@@ -146,6 +160,9 @@ def test_forecast_refuses_data_with_other_columns(seasonal_run, tmp_path, capsys
     other = write_series(tmp_path / "other.csv", np.ones((60, 2)), columns=("a", "b"))
     assert main(["forecast", str(out), "--data", str(other)]) == 2
     assert "data.target" in capsys.readouterr().err
+    short = write_series(tmp_path / "short.csv", seasonal(T=20))
+    assert main(["forecast", str(out), "--data", str(short)]) == 2
+    assert "reads the last 24" in capsys.readouterr().err
 
 
 def bad_files():
@@ -161,7 +178,7 @@ def bad_files():
     text.loc[5, "value"] = "n/a?"
     return {
         "backwards": (backwards, "sort"),
-        "duplicate": (duplicate, "duplicate"),
+        "duplicate": (duplicate, "same date"),
         "nan-run": (gap, "missing"),
         "short": (good.head(12), "shorter than one window"),
         "not-numeric": (text, "not a finite number"),
@@ -171,13 +188,30 @@ def bad_files():
 @pytest.mark.parametrize("name", list(bad_files()))
 def test_bad_series_are_one_line_errors_and_write_nothing(name, tmp_path, capsys):
     frame, message = bad_files()[name]
-    csv = tmp_path / f"{name}.csv"
+    csv = tmp_path / "series.csv"  # the file name must not be what the message is tested for
     frame.to_csv(csv, index=False)
     out = tmp_path / "run"
     code = main(["train", "forecast", "--data", str(csv), "--out", str(out), "--quiet",
                  "data.horizon=7"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and message in err.lower() and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (['backtest.baselines=["theta"]'], "theta"),
+        (["data.season=200", "data.input_length=8"], "steps before its first origin"),
+    ],
+)
+def test_backtest_settings_fail_before_training(tmp_path, capsys, overrides, message):
+    csv = write_series(tmp_path / "s.csv", seasonal(T=120))
+    out = tmp_path / "run"
+    code = main(["train", "forecast", "--data", str(csv), "--out", str(out), "data.horizon=4",
+                 *overrides, *FEW_STEPS])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 

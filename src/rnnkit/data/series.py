@@ -2,8 +2,6 @@
 
     data = load_series("co2")                              # weekly Mauna Loa CO2 (statsmodels)
     data = load_series("prices.csv", target="Close", missing="interpolate")
-    x = calendar_features(data.frame.index, ["dayofweek"])  # (T, 2) covariates
-    dates = future_index(data.frame.index[-1], data.freq, horizon=12)
 
 A file is read in steps, one function each: the table (every cell as text, so a bad cell is
 reported as it is written), the dates (parsed, unique, increasing), the value columns
@@ -17,7 +15,6 @@ and last the missing-value policy. Every problem a user can fix is a one-line Va
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +24,10 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset
 
 __all__ = [
-    "CALENDAR",
     "MISSING",
     "SEASONS",
     "SeriesData",
-    "calendar_features",
-    "future_index",
+    "fill_causal",
     "load_series",
     "season_of",
 ]
@@ -49,7 +44,6 @@ SEASONS: dict[str, int] = (
 MISSING = ("error", "interpolate", "ffill")
 # The bundled series and their seasons; 11 years is the approximate solar (Schwabe) cycle.
 BUNDLED = {"co2": 52, "sunspots": 11}
-WEEKS_PER_YEAR = 365.2425 / 7  # mean length of an ISO year in weeks
 FREQ_HINT = "like D, B, h, W-SUN, MS, ME, QS or YS"
 
 
@@ -58,7 +52,8 @@ class SeriesData:
     """A regular series: ``frame`` has a DatetimeIndex named "date" with ``.freq`` set, no
     gaps, and float64 value columns without NaN; ``target`` is one of them. ``freq`` is the
     pandas frequency string, ``season`` the seasonal period in steps (None: no seasonality),
-    ``source`` what it was loaded from, ``filled`` how many cells the missing policy filled."""
+    ``source`` what it was loaded from, ``filled`` how many cells the missing policy filled,
+    ``holes`` which ones (a bool frame like ``frame``)."""
 
     frame: pd.DataFrame
     target: str
@@ -66,6 +61,7 @@ class SeriesData:
     season: int | None
     source: str
     filled: int
+    holes: pd.DataFrame
 
 
 def load_series(
@@ -115,12 +111,13 @@ def load_series(
         lines = pd.Series(table.index, index=dates)
         frame = _regular(values, _frequency(dates, freq, path), lines, path)
     target = _target(names, target, where)
-    frame, filled = _apply_missing(frame[names], target, missing, max_gap, lines, where)
+    frame, holes = _apply_missing(frame[names], target, missing, max_gap, lines, where)
     _check_length(len(frame), where, " once the rows before every column has a value are gone")
     freqstr = frame.index.freqstr
     if season is None:
         season = BUNDLED[where] if where in BUNDLED else season_of(freqstr)
-    return SeriesData(frame, target, freqstr, season, where, filled)
+    filled = int(holes.to_numpy().sum())
+    return SeriesData(frame, target, freqstr, season, where, filled, holes)
 
 
 def season_of(freq: str) -> int | None:
@@ -131,47 +128,6 @@ def season_of(freq: str) -> int | None:
     if period is None or period % offset.n:
         return None
     return period // offset.n
-
-
-def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
-    """The ``horizon`` dates after ``last`` at ``freq`` (named "date", with ``.freq`` set)."""
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise ValueError(f"horizon must be a positive int, got {horizon!r}")
-    offset = _offset(freq)
-    # last + offset is the next date on the grid, also when last itself is not on it.
-    return pd.date_range(pd.Timestamp(last) + offset, periods=horizon, freq=offset, name="date")
-
-
-# ---- calendar covariates ----------------------------------------------------------------
-
-# Where each date is in a cycle, as a fraction in [0, 1); sin and cos of it make the end of
-# a cycle meet its start (hour 23 is next to hour 0), which a plain number cannot say.
-_CYCLES = {
-    "hour": lambda i: (i.hour + i.minute / 60) / 24,  # minutes too, for sub-hourly series
-    "dayofweek": lambda i: i.day_of_week / 7,
-    "dayofmonth": lambda i: (i.day - 1) / i.days_in_month,
-    "month": lambda i: (i.month - 1) / 12,
-    "weekofyear": lambda i: (i.isocalendar().week.to_numpy(float) - 1) / WEEKS_PER_YEAR,
-    "dayofyear": lambda i: (i.day_of_year - 1) / (365 + i.is_leap_year),
-}
-CALENDAR = tuple(_CYCLES)  # ("hour", "dayofweek", "dayofmonth", "month", "weekofyear", ...)
-
-
-def calendar_features(index: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
-    """(T, 2 * len(names)) float32: sin and cos of each date's place in each named cycle of
-    `CALENDAR`, in the order of ``names``. Past or future dates alike (`future_index`)."""
-    if not isinstance(index, pd.DatetimeIndex):
-        raise ValueError(f"index must be a pandas DatetimeIndex, got {type(index).__name__}")
-    if isinstance(names, str):
-        raise ValueError(f"names must be a list of names, e.g. [{names!r}], not a string")
-    unknown = [name for name in names if name not in _CYCLES]
-    if unknown:
-        raise ValueError(f"unknown calendar feature {unknown[0]!r}; choose from {list(CALENDAR)}")
-    features = np.zeros((len(index), 2 * len(names)), dtype=np.float32)
-    for k, name in enumerate(names):
-        angle = 2 * np.pi * np.asarray(_CYCLES[name](index), dtype=np.float64)  # (T,)
-        features[:, 2 * k], features[:, 2 * k + 1] = np.sin(angle), np.cos(angle)
-    return features
 
 
 # ---- the bundled series -----------------------------------------------------------------
@@ -438,27 +394,45 @@ def _apply_missing(
     max_gap: int,
     lines: pd.Series | None,
     where: str | Path,
-) -> tuple[pd.DataFrame, int]:
-    """(frame without NaN, cells filled): leading rows trimmed, then ``missing`` applied."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(frame without NaN, the cells filled): leading rows trimmed, then ``missing`` applied."""
     frame = _trim_start(frame, target, where)
     holes = frame.isna()
-    filled = int(holes.to_numpy().sum())
-    if not filled:
-        return frame, 0
+    if not holes.to_numpy().any():
+        return frame, holes
     if missing == "error":
         row = holes.any(axis=1).to_numpy().argmax()
         date, column = frame.index[row], frame.columns[holes.iloc[row].to_numpy().argmax()]
         found = lines is not None and date in lines.index
         at = f"line {lines[date]}" if found else "a date missing from the file"
+        holiday = frame.index.freqstr == "B" and not found
+        hint = " (a missing trading day is most often a market holiday)" if holiday else ""
         raise ValueError(
-            f"{where}: no value for column {column!r} on {_show(date)} ({at}); "
+            f"{where}: no value for column {column!r} on {_show(date)} ({at}){hint}; "
             "choose data.missing=interpolate or ffill, or fill it in the file"
         )
     for column in frame.columns:
         _check_runs(holes[column].to_numpy(), frame.index, column, max_gap, where)
+    return _fill(frame, missing), holes
+
+
+def _fill(frame: pd.DataFrame, missing: str) -> pd.DataFrame:
     if missing == "interpolate":
         frame = frame.interpolate(method="linear", limit_area="inside")
-    return frame.ffill(), filled  # trailing runs (all runs under ffill) take the last value
+    return frame.ffill()  # trailing runs (all runs under ffill) take the last value
+
+
+def fill_causal(series: SeriesData, cut: int, missing: str = "interpolate") -> pd.DataFrame:
+    """``series.frame`` with its filled cells filled again so that none reads a value at or
+    after row ``cut``: the rows before it by ``missing`` from those rows alone, the rows
+    from it on with the last value before each (a forecast made at any later origin could
+    have known it). Interpolating the whole series at once would carry values of a test
+    part into the training part it is cut from."""
+    if not series.filled:
+        return series.frame
+    raw = series.frame.mask(series.holes)
+    before = _fill(raw.iloc[:cut], "ffill" if missing == "error" else missing)
+    return pd.concat([before, raw.iloc[cut:]]).ffill()
 
 
 def _trim_start(frame: pd.DataFrame, target: str, where: str | Path) -> pd.DataFrame:

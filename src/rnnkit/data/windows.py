@@ -5,11 +5,11 @@ steps from it (rows ``o .. o+H-1``, the targets). The network reads scaled value
 
     z = (x - center) / scale      per value column, center and scale from training rows only
 
-With ``relative`` (the default for the target) a window is also shifted by the target's last
+With ``relative`` (the default) every value column of a window is also shifted by its last
 input value, so the network reads and predicts changes from the forecast origin instead of
-levels it may never have seen in training: a trending series (CO2) leaves its training
-range, its changes do not. On log prices such a change is a cumulative log return. The
-target's scale is then the spread of its one-step changes.
+levels it may never have seen in training: a trending series (CO2, a price) leaves its
+training range, its changes do not. On log prices such a change is a cumulative log return.
+Each column's scale is then the spread of its one-step changes.
 
 Shapes: T steps, V value columns (the target first), C covariates, F = V + C, L input
 length, H horizon, S windows, Q quantiles.
@@ -27,12 +27,13 @@ from torch import Tensor
 
 @dataclass
 class SeriesScaler:
-    """Affine scaling of the V value columns, with the optional log of the target."""
+    """Affine scaling of the V value columns, with the optional log of the target (only the
+    target: other columns, a volume say, may be zero)."""
 
     center: list[float]
     scale: list[float]
     log: bool = False  # the target is modelled as log(x)
-    relative: bool = True  # the target is read relative to the origin
+    relative: bool = True  # the value columns are read relative to the origin
 
     @classmethod
     def fit(cls, train: np.ndarray, log: bool = False, relative: bool = True) -> SeriesScaler:
@@ -42,7 +43,7 @@ class SeriesScaler:
             train = _log_target(train)
         center, scale = train.mean(axis=0), train.std(axis=0)
         if relative:  # changes from the origin have no center; their spread is the steps'
-            center[0], scale[0] = 0.0, np.diff(train[:, 0]).std()
+            center, scale = np.zeros_like(center), np.diff(train, axis=0).std(axis=0)
         scale = np.where(scale > 1e-12, scale, 1.0)  # a constant column stays as it is
         return cls(center.tolist(), scale.tolist(), log, relative)
 
@@ -106,7 +107,7 @@ def windows(
             rows past T are the covariates of dates after the data (a forecast's future).
         origins: (S,) first forecast row of each window; each needs L rows before it.
             Target rows past T are NaN (a forecast beyond the data has no targets).
-        relative: shift the target column by its value at the last input step.
+        relative: shift each value column by its value at the last input step.
 
     Returns the batch ``{"inputs": (S, L, V + C), "future": (S, H, C), "targets": (S, H, V)}``
     and ``origin`` (S,), the scaled target at each last input step (what a relative
@@ -125,13 +126,14 @@ def windows(
     inside = ahead < T
     targets = np.where(inside[..., None], z[np.minimum(ahead, T - 1)], np.nan)  # (S, H, V)
     inputs = np.concatenate([z[past], covariates[past]], axis=2)  # (S, L, F)
-    origin = z[origins - 1, 0].copy()  # (S,)
+    last = z[origins - 1]  # (S, V)
     if relative:
-        inputs[:, :, 0] -= origin[:, None]
-        targets[:, :, 0] -= origin[:, None]
+        V = z.shape[1]
+        inputs[:, :, :V] -= last[:, None]
+        targets -= last[:, None]
     batch = {
         "inputs": torch.tensor(inputs, dtype=torch.float32),
         "future": torch.tensor(covariates[ahead], dtype=torch.float32),
         "targets": torch.tensor(targets, dtype=torch.float32),
     }
-    return batch, origin
+    return batch, last[:, 0].copy()

@@ -17,7 +17,7 @@ log-likelihood) or ``"quantile"`` (one output per quantile, pinball loss).
 
 Shapes: N batch, L past steps, H horizon, F features per step (V value columns, the target
 first, then C known covariates such as calendar features), P head parameters per value,
-Q quantiles, S sample paths.
+Q quantiles, S sample paths, R rows of a one-step sequence; Hd is the hidden size.
 """
 
 from __future__ import annotations
@@ -132,6 +132,8 @@ class Forecaster(nn.Module):
         loss: None without targets.
 
     ``predict(inputs, future, probabilities)`` -> (N, H, Q) target quantiles, in eval mode.
+    A point head answers ``probabilities=(0.5,)`` only, with its forecast: the conditional
+    mean (what mean squared error learns), where the other heads give the median.
     """
 
     def __init__(
@@ -226,7 +228,7 @@ class Forecaster(nn.Module):
         return future.to(inputs.dtype)
 
     def _encode(self, inputs: Tensor) -> tuple[Tensor, State]:
-        out, state = self.encoder(inputs)  # (N, L, H)
+        out, state = self.encoder(inputs)  # (N, L, Hd)
         return self.drop(out), state
 
     def _all_steps(self, inputs: Tensor, future: Tensor) -> Tensor:
@@ -237,7 +239,7 @@ class Forecaster(nn.Module):
 
     def _direct(self, inputs: Tensor, future: Tensor) -> Tensor:
         out, _ = self._encode(inputs)
-        summary = torch.cat([out[:, -1], future.flatten(1)], dim=1)  # (N, H + H*C)
+        summary = torch.cat([out[:, -1], future.flatten(1)], dim=1)  # (N, Hd + H*C)
         return self.out(summary).view(len(inputs), self.horizon, self.head.size)
 
     def _seq2seq(self, inputs: Tensor, future: Tensor) -> Tensor:
@@ -245,22 +247,30 @@ class Forecaster(nn.Module):
         N, H = future.shape[:2]
         position = torch.arange(1, H + 1, dtype=future.dtype, device=future.device) / H
         steps = torch.cat([future, position.view(1, H, 1).expand(N, H, 1)], dim=2)
-        out, _ = self.decoder(steps, state)  # (N, H, hidden)
+        out, _ = self.decoder(steps, state)  # (N, H, Hd)
         return self.out(self.drop(out))  # (N, H, P)
 
     def _raw_step(self, out: Tensor) -> Tensor:
-        """(N, T, hidden) -> (N, T, V, P) one-step-ahead head outputs."""
+        """(N, R, Hd) -> (N, R, V, P) one-step-ahead head outputs."""
         return self.out(out).view(*out.shape[:2], self.num_values, self.head.size)
 
     def _teacher_forced(self, inputs: Tensor, future: Tensor, targets: Tensor) -> Tensor:
-        """Step k's prediction reads the true values of steps before it: (N, H, V, P)."""
+        """Step k's prediction reads the true values of the steps before it: (N, H, V, P)."""
         if targets.dim() != 3 or targets.shape[2] != self.num_values:
             raise ValueError(
                 f"targets must be (N, H, V={self.num_values}), got {tuple(targets.shape)}"
             )
-        known = torch.cat([targets, future], dim=2)[:, :-1]  # (N, H-1, F): inputs of steps 1..
-        out, _ = self._encode(torch.cat([inputs, known], dim=1))  # (N, L+H-1, hidden)
+        values = torch.cat([inputs[..., : self.num_values], targets[:, :-1]], dim=1)
+        out, _ = self._encode(self._one_step_inputs(values, inputs, future))  # (N, L+H-1, Hd)
         return self._raw_step(out[:, inputs.shape[1] - 1 :])
+
+    def _one_step_inputs(self, values: Tensor, inputs: Tensor, future: Tensor) -> Tensor:
+        """Each row's values beside the covariates of the row it predicts (as in DeepAR,
+        Salinas et al., 2020): a one-step model knows the calendar of the step it forecasts.
+        values: (N, R, V) rows 0.. R-1; the covariates come from rows 1 .. R of the past and
+        the future, so the result is (N, R, F)."""
+        covariates = torch.cat([inputs[:, 1:, self.num_values :], future], dim=1)
+        return torch.cat([values, covariates[:, : values.shape[1]]], dim=2)
 
     def _rollout_quantiles(
         self,
@@ -274,13 +284,14 @@ class Forecaster(nn.Module):
         if self.head.kind == "point":
             self.head.quantiles(inputs.new_zeros(1, 1), probabilities)  # refuses intervals
         inputs, future = inputs.repeat_interleave(S, 0), future.repeat_interleave(S, 0)
-        out, state = self._encode(inputs)
+        past = self._one_step_inputs(inputs[..., : self.num_values], inputs, future)
+        out, state = self._encode(past)  # the last row predicts the first forecast step
         paths = []
         for k in range(H):
             values = self.head.sample(self._raw_step(out[:, -1:])[:, 0], generator)  # (NS, V)
             paths.append(values[:, 0])
-            if k + 1 < H:
-                step = torch.cat([values, future[:, k]], dim=1).unsqueeze(1)  # (NS, 1, F)
+            if k + 1 < H:  # step k's values beside step k+1's covariates: (NS, 1, F)
+                step = torch.cat([values, future[:, k + 1]], dim=1).unsqueeze(1)
                 out, state = self.encoder(step, state)
                 out = self.drop(out)
         paths_t = torch.stack(paths, dim=1).view(N, S, H)

@@ -19,13 +19,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from rnnkit.forecast_metrics import interval_coverage, mase_scale, point_scores, score_table
 from rnnkit.io import atomic_path
 from rnnkit.models.baselines import make_baselines
-from rnnkit.tasks.forecast import ForecastConfig, Prepared, build_model, quantile_levels
+from rnnkit.tasks.forecast import (
+    ForecastConfig,
+    Prepared,
+    baseline_names,
+    build_model,
+    forecast_values,
+    point_of,
+    quantile_levels,
+)
 from rnnkit.tasks.runner import load_run_weights
 
 NETWORK = "rnnkit"
@@ -44,40 +51,25 @@ class Backtest:
 
     def scores(self) -> dict[str, dict[str, float]]:
         table = {}
+        seen = np.isfinite(self.actual)  # (K, H): values observed, not filled in
         for name, q in self.forecasts.items():
-            middle = q.shape[-1] // 2  # the 0.5 quantile of (lower, 0.5, upper) or (0.5,)
-            row = point_scores(self.actual, q[..., middle], self.scale)
+            row = point_scores(self.actual[seen], point_of(q)[seen], self.scale)
             if q.shape[-1] > 1:
-                row["coverage"] = interval_coverage(self.actual, q[..., 0], q[..., -1])
+                lower, upper = q[..., 0][seen], q[..., -1][seen]
+                row["coverage"] = interval_coverage(self.actual[seen], lower, upper)
             table[name] = row
         return table
-
-
-def network_forecasts(
-    model: nn.Module, prepared: Prepared, origins: np.ndarray, probabilities, seed: int
-) -> np.ndarray:
-    """(K, H, Q) forecasts of the target in its own units from ``origins``."""
-    batch, origin = prepared.batch(origins)
-    generator = torch.Generator().manual_seed(seed)  # the recursive strategy's sample paths
-    q = model.predict(batch["inputs"], batch["future"], probabilities, generator)
-    return prepared.scaler.target_values(q.double().numpy(), origin[:, None, None])
-
-
-def baseline_names(config: ForecastConfig, season: int | None) -> list[str]:
-    names = config.backtest.baselines
-    if names is None:
-        names = ["naive", *(["seasonal_naive"] if season else []), "ets", "arima"]
-    return names if "naive" in names else ["naive", *names]  # the verdict needs the naive
 
 
 def run_backtest(model: nn.Module, config: ForecastConfig, prepared: Prepared) -> Backtest:
     cut, series = prepared.layout, prepared.series
     levels = quantile_levels(config.model)
-    own = (0.5,) if config.model.head == "point" else levels
-    target = series.frame[series.target].to_numpy(dtype=np.float64)
+    target = prepared.values[:, 0]  # filled causally: a history never holds later values
     steps = cut.test_origins[:, None] + np.arange(cut.horizon)  # (K, H) rows
-    forecasts = {NETWORK: network_forecasts(model, prepared, cut.test_origins, own,
-                                            config.train.seed)}  # fmt: skip
+    # A filled value was never observed: it is not scored (NaN in actual).
+    observed = np.where(series.holes[series.target].to_numpy(), np.nan, target)
+    batch, origin = prepared.batch(cut.test_origins)
+    forecasts = {NETWORK: forecast_values(model, prepared.scaler, batch, origin, config)}
     for baseline in make_baselines(baseline_names(config, series.season), series.season):
         forecasts[baseline.name] = np.stack(
             [baseline.forecast(target[:o], cut.horizon, levels) for o in cut.test_origins]
@@ -85,36 +77,78 @@ def run_backtest(model: nn.Module, config: ForecastConfig, prepared: Prepared) -
     return Backtest(
         origins=series.frame.index[cut.test_origins],
         dates=series.frame.index.to_numpy()[steps],
-        actual=target[steps],
+        actual=observed[steps],
         forecasts=forecasts,
         levels=levels,
         scale=mase_scale(target[: cut.train_end], series.season),
     )
 
 
-def verdict(table: dict[str, dict[str, float]], interval: float) -> list[str]:
-    """Plain sentences on what the numbers show, and do not show."""
-    net, naive = table[NETWORK]["mase"], table["naive"]["mase"]
-    if net < naive:
-        lines = [
-            f"The network beats the naive forecast (the last value repeated): MASE "
-            f"{net:.3f} against {naive:.3f}, {1 - net / naive:.0%} lower."
-        ]
+SIGNIFICANCE = 0.05  # a difference with a larger p-value is reported as chance
+
+
+def paired_p_values(result: Backtest, stride: int) -> tuple[dict[str, float], int]:
+    """p-value of the network against each baseline: a paired t-test of their mean absolute
+    errors at the origins. The steps of one forecast are not independent, so they are
+    averaged first; origins whose forecasts overlap (``stride`` below the horizon) are not
+    either, so only origins a horizon apart take part. 1.0 when fewer than 2 do, or when
+    nothing differs. Returns the p-values and how many origins took part."""
+    from scipy.stats import ttest_rel
+
+    H = result.actual.shape[1]
+    every = -(-H // stride)  # ceil(H / stride): origins whose forecasts do not overlap
+
+    def per_origin(q: np.ndarray) -> np.ndarray:
+        return np.nanmean(np.abs(result.actual - point_of(q)), axis=1)[::every]  # (K',)
+
+    net = per_origin(result.forecasts[NETWORK])
+    out = {}
+    for name, q in result.forecasts.items():
+        other = per_origin(q)
+        same = len(net) < 2 or np.allclose(net, other)
+        out[name] = 1.0 if same else float(ttest_rel(net, other).pvalue)
+    return out, len(net)
+
+
+def _compare(net: float, other: float, p: float, origins: int) -> tuple[str, bool]:
+    """("MASE a against b, x% lower (p = ...)", whether the network is better beyond chance)."""
+    change = 1 - net / other
+    side = f"{change:.0%} lower" if change >= 0 else f"{-change:.0%} higher"
+    test = f"paired t-test over {origins} origins: p = {p:.2g}"
+    return f"MASE {net:.3f} against {other:.3f}, {side} ({test})", net < other and p < SIGNIFICANCE
+
+
+def verdict(
+    table: dict[str, dict[str, float]],
+    interval: float,
+    p_values: dict[str, float] | None = None,
+    origins: int = 0,
+) -> list[str]:
+    """Plain sentences on what the numbers show, and do not show. Without ``p_values`` every
+    difference counts as real."""
+    p_values = p_values or {}
+    net = table[NETWORK]["mase"]
+    text, better = _compare(net, table["naive"]["mase"], p_values.get("naive", 0.0), origins)
+    naive = "the naive forecast (the last value repeated)"
+    if better:
+        lines = [f"The network beats {naive}: {text}."]
+    elif net < table["naive"]["mase"]:
+        lines = [f"The network does NOT show skill over {naive}: {text}, a difference within "
+                 "chance. Treat its forecasts as no better than the last value."]  # fmt: skip
     else:
-        lines = [
-            f"The network does NOT beat the naive forecast (the last value repeated): MASE "
-            f"{net:.3f} against {naive:.3f}. Its forecasts show no skill on this series; "
-            "the naive forecast is the one to use."
-        ]
+        lines = [f"The network does NOT beat {naive}: {text}. Its forecasts show no skill on "
+                 "this series; the naive forecast is the one to use."]  # fmt: skip
     others = {name: row["mase"] for name, row in table.items() if name not in (NETWORK, "naive")}
     if others:
         best = min(others, key=others.__getitem__)
-        if net < others[best]:
-            lines.append(f"It also beats every baseline; the best of them, {best}, scored "
-                         f"MASE {others[best]:.3f}.")  # fmt: skip
+        text, better = _compare(net, others[best], p_values.get(best, 0.0), origins)
+        if better:
+            lines.append(f"It also beats the best other baseline, {best}: {text}.")
+        elif net < others[best]:
+            lines.append(f"Against the best other baseline, {best}, it is not better beyond "
+                         f"chance: {text}.")  # fmt: skip
         else:
-            lines.append(f"{best} is better than the network: MASE {others[best]:.3f} "
-                         f"against {net:.3f}.")  # fmt: skip
+            lines.append(f"{best} is better than the network: {text}.")
     if "coverage" in table[NETWORK]:
         lines.append(f"Its {interval:.0%} prediction intervals covered "
                      f"{table[NETWORK]['coverage']:.1%} of the test values.")  # fmt: skip
@@ -129,7 +163,7 @@ def write_csv(result: Backtest, path: Path) -> None:
         "date": pd.DatetimeIndex(result.dates.ravel()).astype(str), "actual": result.actual.ravel(),
     })  # fmt: skip
     for name, q in result.forecasts.items():
-        frame[name] = q[..., q.shape[-1] // 2].ravel()
+        frame[name] = point_of(q).ravel()
         if q.shape[-1] > 1:
             frame[f"{name}_lower"], frame[f"{name}_upper"] = q[..., 0].ravel(), q[..., -1].ravel()
     with atomic_path(path) as tmp:
@@ -151,10 +185,10 @@ def plot_backtest(result: Backtest, history: pd.Series, path: Path, title: str) 
         if q.shape[-1] > 1:
             band = "interval" if k == 0 else None
             ax.fill_between(dates, q[:, 0], q[:, -1], color="C0", alpha=0.2, lw=0, label=band)
-        ax.plot(dates, q[:, q.shape[-1] // 2], color="C0", lw=1.5,
+        ax.plot(dates, point_of(q), color="C0", lw=1.5,
                 label=NETWORK if k == 0 else None)  # fmt: skip
         b = result.forecasts[best][k]
-        ax.plot(dates, b[:, b.shape[-1] // 2], color="C1", lw=1, ls="--",
+        ax.plot(dates, point_of(b), color="C1", lw=1, ls="--",
                 label=best if k == 0 else None)  # fmt: skip
     ax.axvline(result.origins[0], color="gray", lw=0.8, ls=":")
     ax.set_title(f"{title}\nMASE {NETWORK} {table[NETWORK]['mase']:.3f}, "
@@ -172,8 +206,9 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     load_run_weights(run_dir, model)
     result = run_backtest(model, config, prepared)
     table = result.scores()
-    lines = verdict(table, config.model.interval)
     K, H = result.actual.shape
+    stride = config.backtest.stride or H
+    lines = verdict(table, config.model.interval, *paired_p_values(result, stride))
     write_csv(result, run_dir / "backtest.csv")
     series = prepared.series.frame[prepared.series.target]
     shown = series.iloc[max(0, cut.train_end - 4 * H) :]

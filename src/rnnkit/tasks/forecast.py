@@ -8,7 +8,9 @@ forecast; the others are inputs).
 The series is cut once, by time. The last part is the test: ``backtest.folds`` forecast
 origins, ``backtest.stride`` steps apart, the last one H steps before the end. Everything
 before the first origin is training data, and only that: the scaling is fitted there, the
-training windows end there (the last 15% of them, by time, pick the best epoch). The
+training windows end there (the last 15% of them, by time and after a gap that keeps their
+targets apart from the training targets, pick the best epoch); a missing value is filled
+from the training rows alone, or with the last value before it in the test part. The
 backtest then forecasts from every origin with the history up to it, next to naive,
 seasonal-naive, exponential-smoothing and ARIMA baselines refitted at each origin, and
 scores all of them on the same values (`rnnkit.tasks.backtest`).
@@ -24,11 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from torch import nn
 
 from rnnkit.data.batching import TensorBatches
-from rnnkit.data.series import SeriesData, calendar_features, load_series
+from rnnkit.data.calendar import calendar_features, calendar_width
+from rnnkit.data.series import SeriesData, fill_causal, load_series
 from rnnkit.data.windows import SeriesScaler, windows
+from rnnkit.forecast_metrics import mase_scale
+from rnnkit.models.baselines import make_baselines
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.runner import Built, register
 from rnnkit.train.distributed import Context
@@ -112,6 +118,7 @@ class Prepared:
 
     series: SeriesData
     columns: list[str]  # value columns, the target first
+    values: np.ndarray  # (T, V) in the data's units, filled without looking past the cut
     scaler: SeriesScaler
     z: np.ndarray  # (T, V) scaled values
     covariates: np.ndarray  # (T, C) calendar features
@@ -157,17 +164,20 @@ def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
         )
     train_end = T - H - (K - 1) * stride
     count = train_end - H - L + 1  # training windows: targets end before train_end
-    if count < MIN_TRAIN_WINDOWS:
+    if count - round(VAL_SHARE * count) - (H - 1) < MIN_TRAIN_WINDOWS:
         raise ValueError(
             f"the series has {T} steps: {K} backtest folds {stride} steps apart leave "
-            f"{max(count, 0)} training windows of {L} + {H} steps (at least "
-            f"{MIN_TRAIN_WINDOWS} needed); lower backtest.folds, data.input_length or "
-            "data.horizon"
+            f"{max(count, 0)} windows of {L} + {H} steps before the first origin (at least "
+            f"{MIN_TRAIN_WINDOWS} for training besides the validation ones); lower "
+            "backtest.folds, data.input_length or data.horizon"
         )
     origins = np.arange(L, L + count)
     val = max(1, round(VAL_SHARE * count))
+    # The last training window's targets run H - 1 rows into the first validation window's;
+    # leaving out the H - 1 origins between them keeps validation targets unseen.
+    train = origins[: max(count - val - (H - 1), 1)]
     test = train_end + stride * np.arange(K)
-    return Layout(L, H, train_end, origins[:-val], origins[-val:], test)
+    return Layout(L, H, train_end, train, origins[-val:], test)
 
 
 def covariates_for(index: Any, calendar: list[str]) -> np.ndarray:
@@ -182,12 +192,61 @@ def prepare(config: ForecastConfig) -> Prepared:
     data = config.data
     series = read_series(data)
     columns = value_columns(series)
-    values = series.frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     L, H = lengths(data, series.season)
-    cut = layout(len(values), L, H, config.backtest)
+    cut = layout(len(series.frame), L, H, config.backtest)
+    frame = fill_causal(series, cut.train_end, data.missing)
+    values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     scaler = SeriesScaler.fit(values[: cut.train_end], data.transform == "log", data.relative)
     covariates = covariates_for(series.frame.index, data.calendar)
-    return Prepared(series, columns, scaler, scaler.transform(values), covariates, cut)
+    z = scaler.transform(values)
+    return Prepared(series, columns, values, scaler, z, covariates, cut)
+
+
+def baseline_names(config: ForecastConfig, season: int | None) -> list[str]:
+    names = config.backtest.baselines
+    if names is None:
+        names = ["naive", *(["seasonal_naive"] if season else []), "ets", "arima"]
+    return names if "naive" in names else ["naive", *names]  # the verdict needs the naive
+
+
+def check_backtest(config: ForecastConfig, prepared: Prepared) -> None:
+    """Fit every baseline once on the training part, and its MASE scale: a setting or a
+    series the backtest cannot use fails here, before training, not after it."""
+    cut, season = prepared.layout, prepared.series.season
+    history = prepared.values[: cut.train_end, 0]
+    baselines = make_baselines(baseline_names(config, season), season)  # names checked
+    try:
+        mase_scale(history, season)
+        for baseline in baselines:
+            baseline.forecast(history, cut.horizon, quantile_levels(config.model))
+    except ValueError as e:
+        raise ValueError(
+            f"the backtest cannot start from the {len(history)} steps before its first "
+            f"origin ({e}); lower backtest.folds or data.season"
+        ) from None
+
+
+def own_levels(model: ModelConfig) -> tuple[float, ...]:
+    """The quantile levels a run's forecasts have: (0.5,) alone for a point head."""
+    return (0.5,) if model.head == "point" else quantile_levels(model)
+
+
+def point_of(q: np.ndarray) -> np.ndarray:
+    """(..., Q) quantiles of (0.5,) or (lower, 0.5, upper) -> (...) the point forecast."""
+    return q[..., q.shape[-1] // 2]
+
+
+def forecast_values(
+    model: nn.Module,
+    scaler: SeriesScaler,
+    batch: dict[str, Any],
+    origin: np.ndarray,
+    config: ForecastConfig,
+) -> np.ndarray:
+    """(S, H, Q) target forecasts in the data's units from the windows of ``batch``."""
+    generator = torch.Generator().manual_seed(config.train.seed)  # recursive sample paths
+    q = model.predict(batch["inputs"], batch["future"], own_levels(config.model), generator)
+    return scaler.target_values(q.double().numpy(), origin[:, None, None])
 
 
 def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:
@@ -224,6 +283,7 @@ class ForecastTask:
 
     def build(self, config: ForecastConfig, context: Context) -> Built:
         prepared = prepare(config)  # bad data fails here, before a run directory exists
+        check_backtest(config, prepared)
         cut = prepared.layout
         model = build_model(config, len(prepared.columns), prepared.covariates.shape[1],
                             cut.horizon)  # fmt: skip
@@ -250,8 +310,8 @@ def load_model(config: ForecastConfig, saved: dict[str, Any], run_dir: Path) -> 
     """The trained `Forecaster` of a run, in eval mode."""
     from rnnkit.tasks.runner import load_run_weights
 
-    model = build_model(config, len(saved["columns"]), 2 * len(saved["calendar"]),
-                        int(saved["horizon"]))  # fmt: skip
+    C = calendar_width(saved["calendar"])
+    model = build_model(config, len(saved["columns"]), C, int(saved["horizon"]))
     load_run_weights(run_dir, model)
     return model.eval()
 

@@ -2,7 +2,7 @@
 
     fc = load_forecaster("runs/co2")
     result = forecast(fc, "new.csv", horizon=30)   # None: the run's own data source
-    result["forecast"][0]  # {"date": "2002-01-05", "median": 372.4, "lower": 371.6, ...}
+    result["forecast"][0]  # {"date": "2002-01-05", "value": 372.4, "lower": 371.6, ...}
     plot_forecast(result, "forecast.png")
 
 A run is loaded from its own files (``config.json``, ``series.json``, ``model.safetensors``);
@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from rnnkit.data.series import future_index
+from rnnkit.data.calendar import future_index
 from rnnkit.data.windows import SeriesScaler, windows
 from rnnkit.io import atomic_path
 from rnnkit.tasks.forecast import (
     SERIES_FILE,
     ForecastConfig,
     covariates_for,
+    forecast_values,
     load_model,
-    quantile_levels,
+    point_of,
     read_series,
     value_columns,
 )
@@ -67,9 +67,9 @@ def forecast(
 ) -> dict[str, Any]:
     """Forecast ``horizon`` steps (default: the run's) after the last date of ``source``.
 
-    Returns ``{"target", "freq", "interval", "last_date", "forecast": [{"date", "median",
-    "lower", "upper"}, ...], "history": {"dates", "values"}}``; ``lower``/``upper`` are
-    None for a point-forecast run.
+    Returns ``{"target", "freq", "interval", "last_date", "forecast": [{"date", "value",
+    "lower", "upper"}, ...], "history": {"dates", "values"}}``: ``value`` is the median (the
+    mean for a point-forecast run, whose ``lower``/``upper`` are None).
     """
     saved, H = fc.series, int(fc.series["horizon"])
     horizon = H if horizon is None else horizon
@@ -94,16 +94,13 @@ def forecast(
     covariates = covariates_for(series.frame.index.append(dates), list(saved["calendar"]))
     z = fc.scaler.transform(values)
     batch, origin = windows(z, covariates, np.array([len(z)]), L, H, fc.scaler.relative)
-    levels = (0.5,) if fc.config.model.head == "point" else quantile_levels(fc.config.model)
-    generator = torch.Generator().manual_seed(fc.config.train.seed)
-    q = fc.model.predict(batch["inputs"], batch["future"], levels, generator)
-    q = fc.scaler.target_values(q.double().numpy(), origin[:, None, None])[0]  # (H, Q)
+    q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config)[0]  # (H, Q)
     rows = []
     for date, row in zip(dates[:horizon], q[:horizon], strict=True):
         interval = len(row) > 1
         rows.append({
             "date": str(date.date()) if date == date.normalize() else str(date),
-            "median": float(row[len(row) // 2]),
+            "value": float(point_of(row)),
             "lower": float(row[0]) if interval else None,
             "upper": float(row[-1]) if interval else None,
         })  # fmt: skip
@@ -119,10 +116,10 @@ def format_forecast(result: dict[str, Any]) -> str:
     """The forecast as an aligned table, one line a date."""
     interval = result["forecast"][0]["lower"] is not None
     band = f"{result['interval']:.0%} interval" if interval else ""
-    lines = [f"{'date':<20} {result['target'] + ' (median)':>18}  {band}"]
+    lines = [f"{'date':<20} {result['target']:>18}  {band}"]
     for row in result["forecast"]:
         extra = f"{row['lower']:>12.6g} .. {row['upper']:<12.6g}" if interval else ""
-        lines.append(f"{row['date']:<20} {row['median']:>18.6g}  {extra}".rstrip())
+        lines.append(f"{row['date']:<20} {row['value']:>18.6g}  {extra}".rstrip())
     return "\n".join(lines)
 
 
@@ -138,7 +135,7 @@ def plot_forecast(result: dict[str, Any], path: str | Path) -> Path:
             label="history")  # fmt: skip
     rows = result["forecast"]
     dates = pd.DatetimeIndex([row["date"] for row in rows])
-    ax.plot(dates, [row["median"] for row in rows], color="C0", lw=1.5, label="forecast")
+    ax.plot(dates, [row["value"] for row in rows], color="C0", lw=1.5, label="forecast")
     if rows[0]["lower"] is not None:
         ax.fill_between(dates, [r["lower"] for r in rows], [r["upper"] for r in rows],
                         color="C0", alpha=0.25, lw=0,
