@@ -8,6 +8,7 @@ import pytest
 from rnnkit.data.calendar import CALENDAR, calendar_features, future_index
 from rnnkit.data.series import (
     SEASONS,
+    fill_causal,
     load_series,
     season_of,
 )
@@ -356,3 +357,17 @@ def test_future_index_after_a_loaded_series():
 def test_future_index_needs_a_positive_horizon(horizon):
     with pytest.raises(ValueError, match="horizon must be a positive int"):
         future_index(pd.Timestamp("2024-01-01"), "D", horizon)
+
+
+@pytest.mark.parametrize("missing", ["interpolate", "ffill"])
+def test_filling_causally_never_reads_past_the_cut(tmp_path, missing):
+    values = [1, 2, None, None, None, 6, 7, None, 9]
+    text = "date,x\n" + "".join(f"2024-01-0{i + 1},{'' if v is None else v}\n" for i, v in
+                                enumerate(values))  # fmt: skip
+    data = load_series(write(tmp_path, text), missing=missing, max_gap=3)
+    assert data.frame["x"].tolist()[2:5] == ([3, 4, 5] if missing == "interpolate" else [2] * 3)
+    causal = fill_causal(data, cut=4)["x"].tolist()
+    # Rows 2, 3 are before the cut: filled from rows 0..3 only (the last value, 2); row 4 and
+    # row 7 after it take the last value before them.
+    assert causal == [1, 2, 2, 2, 2, 6, 7, 7, 9]
+    assert fill_causal(data, cut=9)["x"].tolist() == data.frame["x"].tolist()

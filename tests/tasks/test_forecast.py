@@ -138,6 +138,10 @@ def test_a_lower_error_within_chance_is_not_called_skill():
     assert lines[0].startswith("The network does NOT show skill over the naive forecast")
     assert "within chance" in lines[0] and "p = 0.4" in lines[0]
     assert "not better beyond chance" in lines[1]
+    table["rnnkit"]["mase"] = 1.02
+    lines = verdict(table, 0.9, {"naive": 0.6, "ets": 0.5}, origins=10)
+    assert lines[0].startswith("The network does NOT beat the naive forecast")
+    assert lines[1].startswith("ets scored a lower MASE than the network, a difference within")
 
 
 def test_forecast_a_run_from_the_cli(seasonal_run, tmp_path, capsys):

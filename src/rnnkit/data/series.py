@@ -53,7 +53,7 @@ class SeriesData:
     gaps, and float64 value columns without NaN; ``target`` is one of them. ``freq`` is the
     pandas frequency string, ``season`` the seasonal period in steps (None: no seasonality),
     ``source`` what it was loaded from, ``filled`` how many cells the missing policy filled,
-    ``holes`` which ones (a bool frame like ``frame``)."""
+    ``holes`` which ones (a bool frame like ``frame``) and ``missing`` the policy that did."""
 
     frame: pd.DataFrame
     target: str
@@ -62,6 +62,7 @@ class SeriesData:
     source: str
     filled: int
     holes: pd.DataFrame
+    missing: str = "error"
 
 
 def load_series(
@@ -117,7 +118,7 @@ def load_series(
     if season is None:
         season = BUNDLED[where] if where in BUNDLED else season_of(freqstr)
     filled = int(holes.to_numpy().sum())
-    return SeriesData(frame, target, freqstr, season, where, filled, holes)
+    return SeriesData(frame, target, freqstr, season, where, filled, holes, missing)
 
 
 def season_of(freq: str) -> int | None:
@@ -422,16 +423,16 @@ def _fill(frame: pd.DataFrame, missing: str) -> pd.DataFrame:
     return frame.ffill()  # trailing runs (all runs under ffill) take the last value
 
 
-def fill_causal(series: SeriesData, cut: int, missing: str = "interpolate") -> pd.DataFrame:
+def fill_causal(series: SeriesData, cut: int) -> pd.DataFrame:
     """``series.frame`` with its filled cells filled again so that none reads a value at or
-    after row ``cut``: the rows before it by ``missing`` from those rows alone, the rows
+    after row ``cut``: the rows before it by the series' policy from those rows alone, the rows
     from it on with the last value before each (a forecast made at any later origin could
     have known it). Interpolating the whole series at once would carry values of a test
     part into the training part it is cut from."""
     if not series.filled:
         return series.frame
     raw = series.frame.mask(series.holes)
-    before = _fill(raw.iloc[:cut], "ffill" if missing == "error" else missing)
+    before = _fill(raw.iloc[:cut], series.missing)
     return pd.concat([before, raw.iloc[cut:]]).ffill()
 
 

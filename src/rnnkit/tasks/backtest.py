@@ -147,8 +147,11 @@ def verdict(
         elif net < others[best]:
             lines.append(f"Against the best other baseline, {best}, it is not better beyond "
                          f"chance: {text}.")  # fmt: skip
-        else:
+        elif p_values.get(best, 0.0) < SIGNIFICANCE:
             lines.append(f"{best} is better than the network: {text}.")
+        else:
+            lines.append(f"{best} scored a lower MASE than the network, a difference within "
+                         f"chance: {text}.")  # fmt: skip
     if "coverage" in table[NETWORK]:
         lines.append(f"Its {interval:.0%} prediction intervals covered "
                      f"{table[NETWORK]['coverage']:.1%} of the test values.")  # fmt: skip

@@ -194,7 +194,7 @@ def prepare(config: ForecastConfig) -> Prepared:
     columns = value_columns(series)
     L, H = lengths(data, series.season)
     cut = layout(len(series.frame), L, H, config.backtest)
-    frame = fill_causal(series, cut.train_end, data.missing)
+    frame = fill_causal(series, cut.train_end)
     values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     scaler = SeriesScaler.fit(values[: cut.train_end], data.transform == "log", data.relative)
     covariates = covariates_for(series.frame.index, data.calendar)
