@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-COLUMNS = ("mae", "rmse", "smape", "mase", "coverage")
+COLUMNS = ("mae", "rmse", "smape", "mase", "coverage", "width")
 
 
 def _check_arrays(**arrays: np.ndarray) -> list[np.ndarray]:

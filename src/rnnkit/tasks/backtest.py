@@ -5,7 +5,8 @@ to that origin (the network from its last L steps, with the weights trained on t
 before the first origin; each baseline refitted on the whole history). All methods are
 scored on the same K x H values of the target in its own units: MAE, RMSE, sMAPE, MASE
 (scaled by the in-sample seasonal-naive error of the training part) and, for prediction
-intervals, the share of values they covered. The verdict says whether the network beats
+intervals, the share of values they covered and their mean width in MASE's units (a high
+coverage bought with very wide intervals shows as such). The verdict says whether the network beats
 repeating the last value, and by how much, or that it does not.
 
 Shapes: K origins, H horizon, Q quantiles.
@@ -21,7 +22,13 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from rnnkit.forecast_metrics import interval_coverage, mase_scale, point_scores, score_table
+from rnnkit.forecast_metrics import (
+    interval_coverage,
+    interval_width,
+    mase_scale,
+    point_scores,
+    score_table,
+)
 from rnnkit.io import atomic_path
 from rnnkit.models.baselines import make_baselines
 from rnnkit.tasks.forecast import (
@@ -57,6 +64,7 @@ class Backtest:
             if q.shape[-1] > 1:
                 lower, upper = q[..., 0][seen], q[..., -1][seen]
                 row["coverage"] = interval_coverage(self.actual[seen], lower, upper)
+                row["width"] = interval_width(lower, upper, self.scale)  # in MASE units
             table[name] = row
         return table
 
