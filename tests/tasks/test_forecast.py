@@ -219,13 +219,23 @@ def test_backtest_settings_fail_before_training(tmp_path, capsys, overrides, mes
     assert not out.exists()
 
 
-def test_cli_train_takes_target_and_horizon(tmp_path, capsys):
+@pytest.mark.parametrize("strategy", ["seq2seq", "direct", "recursive"])
+def test_cli_train_takes_target_horizon_and_calendar_covariates(tmp_path, capsys, strategy):
     prices = 100 + np.cumsum(np.random.default_rng(1).normal(0, 1, (300, 2)), axis=0)
     csv = write_series(tmp_path / "p.csv", prices, freq="B", columns=("Open", "Close"))
     code = main(["train", "forecast", "--data", str(csv), "--target", "Close", "--horizon",
                  "5", "--out", str(tmp_path / "run"), "backtest.baselines=[\"naive\"]",
+                 'data.calendar=["dayofweek"]', f"model.strategy={strategy}",
                  *FEW_STEPS])  # fmt: skip
     assert code == 0
     saved = json.loads((tmp_path / "run" / "series.json").read_text())
     assert saved["columns"] == ["Close", "Open"] and saved["horizon"] == 5
+    assert saved["calendar"] == ["dayofweek"]
     assert "backtest: 10 origins x 5 steps" in capsys.readouterr().out
+    # The forecast reads the calendar of the five trading days after the data.
+    assert main(["forecast", str(tmp_path / "run"), "--data", str(csv), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["forecast"]
+    last = pd.Timestamp(pd.read_csv(csv)["date"].iloc[-1])
+    assert [row["date"] for row in rows] == [
+        str(d.date()) for d in pd.bdate_range(last, periods=6)[1:]
+    ]
