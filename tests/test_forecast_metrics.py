@@ -99,16 +99,23 @@ def test_bad_inputs_are_rejected_with_a_message(call, message):
 
 def test_score_table_prints_every_row_and_marks_the_best():
     rows = {
-        "rnnkit": {"mae": 1.2345, "rmse": 2.0, "smape": 10.0, "mase": 0.81, "coverage": 0.9},
+        "rnnkit": {
+            "mae": 1.2345,
+            "rmse": 2.0,
+            "smape": 10.0,
+            "mase": 0.81,
+            "coverage": 0.9,
+            "width": 3.5,
+        },
         "naive": {"mae": 1.5, "rmse": 2.5, "smape": 12.0, "mase": 1.0},
         "seasonal_naive": {"mae": 1.0, "rmse": 1.9, "smape": 9.0, "mase": 0.75},
     }
     lines = score_table(rows).splitlines()
-    assert lines[0].split() == ["method", "mae", "rmse", "smape", "mase", "coverage"]
+    assert lines[0].split() == ["method", "mae", "rmse", "smape", "mase", "coverage", "width"]
     assert [line.split()[0] for line in lines[1:4]] == list(rows)
     # each column has 4 significant digits of its largest value: 2.500, 12.00, 1.000, 0.9000
-    assert lines[1].split() == ["rnnkit", "1.234", "2.000", "10.00", "0.810", "0.9000"]
-    assert lines[2].split()[-1] == "-"  # naive has no coverage
+    assert lines[1].split() == ["rnnkit", "1.234", "2.000", "10.00", "0.810", "0.9000", "3.500"]
+    assert lines[2].split()[-2:] == ["-", "-"]  # naive has no interval
     assert lines[3].split()[:2] == ["seasonal_naive", "*"]
     assert "*" not in lines[1] + lines[2]
     assert lines[4] == "* lowest mase"
