@@ -7,10 +7,12 @@ import pytest
 
 from rnnkit.forecast_metrics import (
     interval_coverage,
+    interval_scale,
     interval_width,
     mase_scale,
     point_scores,
     score_table,
+    stretch,
 )
 
 
@@ -131,3 +133,27 @@ def test_score_table_columns_and_no_mase():
         ["b", "3.000", "2.000"],
     ]
     assert "*" not in score_table(rows)  # nothing to mark without a mase
+
+
+def test_interval_scale_by_hand_and_the_coverage_it_buys():
+    middle, lower, upper = np.zeros(4), -np.ones(4), 2 * np.ones(4)
+    actual = np.array([0.5, -2.0, 3.0, 0.1])
+    # Factors each value needs: 0.5 / 2, 2 / 1, 3 / 2, 0.1 / 2 -> sorted 0.05, 0.25, 1.5, 2.
+    # level 0.5: the ceil(5 * 0.5) = 3rd smallest.
+    assert interval_scale(actual, lower, middle, upper, 0.5) == 1.5
+    q = stretch(np.stack([lower, middle, upper], axis=-1), 1.5)
+    np.testing.assert_allclose(q[0], [-1.5, 0.0, 3.0])
+    assert interval_coverage(actual, q[..., 0], q[..., 2]) >= 0.5
+
+
+def test_interval_scale_calibrates_intervals_that_are_too_narrow():
+    calibration, later = np.random.default_rng(0).normal(size=(2, 2500))
+    zeros, half = np.zeros(2500), 1.6448536 * 0.5  # a 90% normal interval at half its width
+    s = interval_scale(calibration, zeros - half, zeros, zeros + half, 0.9)
+    assert s == pytest.approx(2.0, rel=0.08)
+    assert 0.88 <= interval_coverage(later, zeros - s * half, zeros + s * half) <= 0.92
+
+
+def test_interval_scale_refuses_a_bad_level():
+    with pytest.raises(ValueError, match="level must be in"):
+        interval_scale(np.ones(2), np.zeros(2), np.ones(2), 2 * np.ones(2), 1.0)

@@ -177,3 +177,35 @@ def score_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] 
     if best is not None:
         lines.append("* lowest mase")
     return "\n".join(lines)
+
+
+def interval_scale(
+    actual: np.ndarray, lower: np.ndarray, middle: np.ndarray, upper: np.ndarray, level: float
+) -> float:
+    """The factor ``s`` that makes intervals cover a share ``level`` of ``actual`` when each
+    is stretched about its middle: [m - s (m - lower), m + s (upper - m)].
+
+    Split-conformal calibration (Vovk et al., 2005; Romano et al., 2019 for quantile
+    intervals), multiplicative here so the intervals keep their shape over the horizon:
+    each value needs the factor that just reaches it, and ``s`` is their
+    ceil((n + 1) level) / n empirical quantile, so that on exchangeable new values the
+    coverage is at least ``level``. Arrays of the same shape, any; s > 1 widens, s < 1
+    narrows.
+    """
+    actual, lower, middle, upper = _check_arrays(
+        actual=actual, lower=lower, middle=middle, upper=upper
+    )
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    tiny = 1e-12  # an interval of zero width on one side needs an infinite factor there
+    above = (actual - middle) / np.maximum(upper - middle, tiny)
+    below = (middle - actual) / np.maximum(middle - lower, tiny)
+    need = np.sort(np.where(actual >= middle, above, below).ravel())
+    k = min(math.ceil((need.size + 1) * level), need.size)
+    return float(need[k - 1])
+
+
+def stretch(q: np.ndarray, s: float) -> np.ndarray:
+    """(..., Q) quantiles stretched by ``s`` about their middle column (see `interval_scale`)."""
+    middle = q[..., q.shape[-1] // 2 : q.shape[-1] // 2 + 1]
+    return middle + s * (q - middle)

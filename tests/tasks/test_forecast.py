@@ -50,6 +50,8 @@ def test_the_backtest_scores_every_method_on_the_same_values(seasonal_run):
     assert len(rows) == 4 * 12 and {"actual", "rnnkit_lower", "naive"} <= set(rows.columns)
     mae = (rows["rnnkit"] - rows["actual"]).abs().mean()
     assert mae == pytest.approx(results["table"]["rnnkit"]["mae"], rel=1e-4)
+    saved = json.loads((out / "series.json").read_text())
+    assert saved["interval_scale"] == results["interval_scale"] > 0  # forecast_use reads it
     # A clear season: the network must beat repeating the last value by a margin.
     assert results["table"]["rnnkit"]["mase"] < 0.7 * results["table"]["naive"]["mase"]
     assert "The network beats the naive forecast" in results["report"]

@@ -29,18 +29,20 @@ from rnnkit.forecast_metrics import (
     point_scores,
     score_table,
 )
-from rnnkit.io import atomic_path
+from rnnkit.io import atomic_path, atomic_write_json
 from rnnkit.models.baselines import make_baselines
 from rnnkit.tasks.forecast import (
+    SERIES_FILE,
     ForecastConfig,
     Prepared,
     baseline_names,
     build_model,
+    calibrate_intervals,
     forecast_values,
     point_of,
     quantile_levels,
 )
-from rnnkit.tasks.runner import load_run_weights
+from rnnkit.tasks.runner import load_run_weights, read_run_json
 
 NETWORK = "rnnkit"
 
@@ -69,7 +71,9 @@ class Backtest:
         return table
 
 
-def run_backtest(model: nn.Module, config: ForecastConfig, prepared: Prepared) -> Backtest:
+def run_backtest(
+    model: nn.Module, config: ForecastConfig, prepared: Prepared, interval_factor: float = 1.0
+) -> Backtest:
     cut, series = prepared.layout, prepared.series
     levels = quantile_levels(config.model)
     target = prepared.values[:, 0]  # filled causally: a history never holds later values
@@ -77,7 +81,8 @@ def run_backtest(model: nn.Module, config: ForecastConfig, prepared: Prepared) -
     # A filled value was never observed: it is not scored (NaN in actual).
     observed = np.where(series.holes[series.target].to_numpy(), np.nan, target)
     batch, origin = prepared.batch(cut.test_origins)
-    forecasts = {NETWORK: forecast_values(model, prepared.scaler, batch, origin, config)}
+    own = forecast_values(model, prepared.scaler, batch, origin, config, interval_factor)
+    forecasts = {NETWORK: own}
     for baseline in make_baselines(baseline_names(config, series.season), series.season):
         forecasts[baseline.name] = np.stack(
             [baseline.forecast(target[:o], cut.horizon, levels) for o in cut.test_origins]
@@ -215,11 +220,17 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     cut = prepared.layout
     model = build_model(config, len(prepared.columns), prepared.covariates.shape[1], cut.horizon)
     load_run_weights(run_dir, model)
-    result = run_backtest(model, config, prepared)
+    scale = calibrate_intervals(model, prepared, config)
+    saved = read_run_json(run_dir, SERIES_FILE, dict)
+    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scale})
+    result = run_backtest(model, config, prepared, scale)
     table = result.scores()
     K, H = result.actual.shape
     stride = config.backtest.stride or H
     lines = verdict(table, config.model.interval, *paired_p_values(result, stride))
+    if config.model.head != "point" and config.model.calibrate:
+        lines.append(f"(Its intervals were stretched by {scale:.2f} to cover "
+                     f"{config.model.interval:.0%} of the validation windows.)")  # fmt: skip
     write_csv(result, run_dir / "backtest.csv")
     series = prepared.series.frame[prepared.series.target]
     shown = series.iloc[max(0, cut.train_end - 4 * H) :]
@@ -231,5 +242,5 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     return {
         "table": table, "verdict": lines, "report": report, "interval": config.model.interval,
         "folds": K, "horizon": H, "first_origin": str(result.origins[0]),
-        "train_steps": int(cut.train_end),
+        "train_steps": int(cut.train_end), "interval_scale": scale,
     }  # fmt: skip

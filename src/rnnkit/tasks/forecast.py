@@ -33,7 +33,7 @@ from rnnkit.data.batching import TensorBatches
 from rnnkit.data.calendar import calendar_features, calendar_width
 from rnnkit.data.series import SeriesData, fill_causal, load_series
 from rnnkit.data.windows import SeriesScaler, windows
-from rnnkit.forecast_metrics import mase_scale
+from rnnkit.forecast_metrics import interval_scale, mase_scale, stretch
 from rnnkit.models.baselines import make_baselines
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.runner import Built, register
@@ -67,6 +67,7 @@ class ModelConfig:
     strategy: Literal["direct", "recursive", "seq2seq"] = "seq2seq"
     head: Literal["point", "gaussian", "quantile"] = "gaussian"
     interval: float = 0.9  # central prediction interval reported and scored
+    calibrate: bool = True  # stretch the intervals to cover `interval` of validation windows
     kind: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
@@ -236,17 +237,39 @@ def point_of(q: np.ndarray) -> np.ndarray:
     return q[..., q.shape[-1] // 2]
 
 
+def predict_scaled(model: nn.Module, batch: dict[str, Any], config: ForecastConfig) -> np.ndarray:
+    """(S, H, Q) target forecasts in the network's scaled, relative units."""
+    generator = torch.Generator().manual_seed(config.train.seed)  # recursive sample paths
+    q = model.predict(batch["inputs"], batch["future"], own_levels(config.model), generator)
+    return q.double().numpy()
+
+
 def forecast_values(
     model: nn.Module,
     scaler: SeriesScaler,
     batch: dict[str, Any],
     origin: np.ndarray,
     config: ForecastConfig,
+    interval_factor: float = 1.0,
 ) -> np.ndarray:
-    """(S, H, Q) target forecasts in the data's units from the windows of ``batch``."""
-    generator = torch.Generator().manual_seed(config.train.seed)  # recursive sample paths
-    q = model.predict(batch["inputs"], batch["future"], own_levels(config.model), generator)
-    return scaler.target_values(q.double().numpy(), origin[:, None, None])
+    """(S, H, Q) target forecasts in the data's units from the windows of ``batch``, their
+    intervals stretched by ``interval_factor`` (see `calibrate_intervals`)."""
+    q = stretch(predict_scaled(model, batch, config), interval_factor)
+    return scaler.target_values(q, origin[:, None, None])
+
+
+def calibrate_intervals(model: nn.Module, prepared: Prepared, config: ForecastConfig) -> float:
+    """The factor that stretches the network's intervals to cover ``model.interval`` of the
+    validation windows' targets (split-conformal, `rnnkit.forecast_metrics.interval_scale`).
+    A network's own intervals reflect its errors on the windows it was fitted to, which are
+    smaller than its errors on windows it has not seen. 1.0 for a point head or when
+    ``model.calibrate`` is off."""
+    if config.model.head == "point" or not config.model.calibrate:
+        return 1.0
+    batch, _ = prepared.batch(prepared.layout.val_origins)
+    q = predict_scaled(model, batch, config)
+    actual = batch["targets"][..., 0].double().numpy()  # (S, H), same units as q
+    return interval_scale(actual, q[..., 0], q[..., 1], q[..., 2], config.model.interval)
 
 
 def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:

@@ -94,7 +94,8 @@ def forecast(
     covariates = covariates_for(series.frame.index.append(dates), list(saved["calendar"]))
     z = fc.scaler.transform(values)
     batch, origin = windows(z, covariates, np.array([len(z)]), L, H, fc.scaler.relative)
-    q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config)[0]  # (H, Q)
+    scale = float(saved.get("interval_scale", 1.0))  # absent: training did not finish
+    q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config, scale)[0]  # (H, Q)
     rows = []
     for date, row in zip(dates[:horizon], q[:horizon], strict=True):
         interval = len(row) > 1
