@@ -71,13 +71,17 @@ class DistributionHead:
         error = y.unsqueeze(-1) - raw  # (..., Q): positive where the quantile is too low
         return torch.maximum(levels * error, (levels - 1) * error).mean()  # pinball loss
 
+    def check_point(self, probabilities: Sequence[float]) -> None:
+        """A point head answers the 0.5 level alone: it has no intervals."""
+        if self.kind == "point" and list(probabilities) != [0.5]:
+            raise ValueError(
+                'a point forecast has no intervals; train with model.head="gaussian" or '
+                '"quantile" to get them'
+            )
+
     def quantiles(self, raw: Tensor, probabilities: Sequence[float]) -> Tensor:
         if self.kind == "point":
-            if list(probabilities) != [0.5]:
-                raise ValueError(
-                    'a point forecast has no intervals; train with model.head="gaussian" or '
-                    '"quantile" to get them'
-                )
+            self.check_point(probabilities)
             return raw[..., :1]
         if self.kind == "gaussian":
             mu, sigma = self._gaussian(raw)
@@ -280,9 +284,8 @@ class Forecaster(nn.Module):
         generator: torch.Generator | None,
     ) -> Tensor:
         N, H = future.shape[:2]
+        self.head.check_point(probabilities)
         S = 1 if self.head.kind == "point" else self.num_samples
-        if self.head.kind == "point":
-            self.head.quantiles(inputs.new_zeros(1, 1), probabilities)  # refuses intervals
         inputs, future = inputs.repeat_interleave(S, 0), future.repeat_interleave(S, 0)
         past = self._one_step_inputs(inputs[..., : self.num_values], inputs, future)
         out, state = self._encode(past)  # the last row predicts the first forecast step

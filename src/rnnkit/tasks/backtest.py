@@ -6,8 +6,8 @@ before the first origin; each baseline refitted on the whole history). All metho
 scored on the same K x H values of the target in its own units: MAE, RMSE, sMAPE, MASE
 (scaled by the in-sample seasonal-naive error of the training part) and, for prediction
 intervals, the share of values they covered and their mean width in MASE's units (a high
-coverage bought with very wide intervals shows as such). The verdict says whether the network beats
-repeating the last value, and by how much, or that it does not.
+coverage bought with very wide intervals shows as such). The verdict says whether the
+network beats repeating the last value, and by how much, or that it does not.
 
 Shapes: K origins, H horizon, Q quantiles.
 """
@@ -36,13 +36,13 @@ from rnnkit.tasks.forecast import (
     ForecastConfig,
     Prepared,
     baseline_names,
-    build_model,
     calibrate_intervals,
     forecast_values,
+    load_model,
     point_of,
     quantile_levels,
 )
-from rnnkit.tasks.runner import load_run_weights, read_run_json
+from rnnkit.tasks.runner import read_run_json
 
 NETWORK = "rnnkit"
 
@@ -55,7 +55,6 @@ class Backtest:
     dates: np.ndarray  # (K, H) the forecast dates
     actual: np.ndarray  # (K, H)
     forecasts: dict[str, np.ndarray]  # method -> (K, H, Q) quantiles (Q = 1: point only)
-    levels: tuple[float, ...]  # the Q probabilities of a full forecast
     scale: float  # the MASE denominator
 
     def scores(self) -> dict[str, dict[str, float]]:
@@ -92,7 +91,6 @@ def run_backtest(
         dates=series.frame.index.to_numpy()[steps],
         actual=observed[steps],
         forecasts=forecasts,
-        levels=levels,
         scale=mase_scale(target[: cut.train_end], series.season),
     )
 
@@ -186,11 +184,14 @@ def write_csv(result: Backtest, path: Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def plot_backtest(result: Backtest, history: pd.Series, path: Path, title: str) -> None:
-    """The target, the network's forecasts with their intervals and the best baseline's."""
+def plot_backtest(
+    result: Backtest, table: dict[str, dict[str, float]], history: pd.Series, path: Path,
+    title: str,
+) -> None:  # fmt: skip
+    """The target, the network's forecasts with their intervals and the best baseline's;
+    ``table`` is ``result.scores()``."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-    table = result.scores()
     baselines = [name for name in table if name != NETWORK]
     best = min(baselines, key=lambda name: table[name]["mase"])
     fig = Figure(figsize=(10, 4.5), dpi=100)
@@ -218,10 +219,9 @@ def plot_backtest(result: Backtest, history: pd.Series, path: Path, title: str) 
 def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     """Backtest the best weights of a run: ``backtest.csv``, ``backtest.png`` and results."""
     cut = prepared.layout
-    model = build_model(config, len(prepared.columns), prepared.covariates.shape[1], cut.horizon)
-    load_run_weights(run_dir, model)
-    scale = calibrate_intervals(model, prepared, config)
     saved = read_run_json(run_dir, SERIES_FILE, dict)
+    model = load_model(config, saved, run_dir)  # the best weights
+    scale = calibrate_intervals(model, prepared, config)
     atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scale})
     result = run_backtest(model, config, prepared, scale)
     table = result.scores()
@@ -235,7 +235,7 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     series = prepared.series.frame[prepared.series.target]
     shown = series.iloc[max(0, cut.train_end - 4 * H) :]
     title = f"{config.data.source}: {K} origins x {H} steps"
-    plot_backtest(result, shown, run_dir / "backtest.png", title)
+    plot_backtest(result, table, shown, run_dir / "backtest.png", title)
     heading = (f"backtest: {K} origins x {H} steps = {K * H} values of "
                f"{prepared.series.target!r} from {result.origins[0].date()}")  # fmt: skip
     report = "\n".join([heading, score_table(table), "", *lines])

@@ -165,7 +165,8 @@ def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
         )
     train_end = T - H - (K - 1) * stride
     count = train_end - H - L + 1  # training windows: targets end before train_end
-    if count - round(VAL_SHARE * count) - (H - 1) < MIN_TRAIN_WINDOWS:
+    val = max(1, round(VAL_SHARE * count))
+    if count - val - (H - 1) < MIN_TRAIN_WINDOWS:
         raise ValueError(
             f"the series has {T} steps: {K} backtest folds {stride} steps apart leave "
             f"{max(count, 0)} windows of {L} + {H} steps before the first origin (at least "
@@ -173,19 +174,11 @@ def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
             "backtest.folds, data.input_length or data.horizon"
         )
     origins = np.arange(L, L + count)
-    val = max(1, round(VAL_SHARE * count))
     # The last training window's targets run H - 1 rows into the first validation window's;
     # leaving out the H - 1 origins between them keeps validation targets unseen.
-    train = origins[: max(count - val - (H - 1), 1)]
+    train = origins[: count - val - (H - 1)]
     test = train_end + stride * np.arange(K)
     return Layout(L, H, train_end, train, origins[-val:], test)
-
-
-def covariates_for(index: Any, calendar: list[str]) -> np.ndarray:
-    """(T, C) calendar covariates of the dates in ``index`` (C = 0 without any)."""
-    if not calendar:
-        return np.zeros((len(index), 0), dtype=np.float32)
-    return calendar_features(index, calendar)
 
 
 def prepare(config: ForecastConfig) -> Prepared:
@@ -198,7 +191,7 @@ def prepare(config: ForecastConfig) -> Prepared:
     frame = fill_causal(series, cut.train_end)
     values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     scaler = SeriesScaler.fit(values[: cut.train_end], data.transform == "log", data.relative)
-    covariates = covariates_for(series.frame.index, data.calendar)
+    covariates = calendar_features(series.frame.index, data.calendar)  # (T, C), C may be 0
     z = scaler.transform(values)
     return Prepared(series, columns, values, scaler, z, covariates, cut)
 

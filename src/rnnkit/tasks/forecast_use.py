@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from rnnkit.data.calendar import future_index
+from rnnkit.data.calendar import calendar_features, future_index
 from rnnkit.data.windows import SeriesScaler, windows
 from rnnkit.io import atomic_path
 from rnnkit.tasks.forecast import (
     SERIES_FILE,
     ForecastConfig,
-    covariates_for,
     forecast_values,
     load_model,
     point_of,
@@ -91,7 +90,7 @@ def forecast(
     if len(values) < L:
         raise ValueError(f"{series.source} has {len(values)} steps; this run reads the last {L}")
     dates = future_index(series.frame.index[-1], series.freq, H)
-    covariates = covariates_for(series.frame.index.append(dates), list(saved["calendar"]))
+    covariates = calendar_features(series.frame.index.append(dates), list(saved["calendar"]))
     z = fc.scaler.transform(values)
     batch, origin = windows(z, covariates, np.array([len(z)]), L, H, fc.scaler.relative)
     scale = float(saved.get("interval_scale", 1.0))  # absent: training did not finish
