@@ -20,15 +20,17 @@ GRU gates r, z, n), the same as `rnnkit.reference`, so weights move between the 
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+# The cell kinds, named once: annotate with `Kind`, validate against `KINDS`.
+Kind = Literal["rnn_tanh", "rnn_relu", "lstm", "gru"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 MERGES = ("concat", "sum", "mean", "mul")
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+GATES: dict[Kind, int] = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
 # A recurrent state: (L*D, N, H) for rnn/gru, a tuple (h, c) of two such tensors for lstm.
 State = Tensor | tuple[Tensor, Tensor]
@@ -72,7 +74,7 @@ class Recurrent(nn.Module):
 
     def __init__(
         self,
-        kind: str,
+        kind: Kind,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -279,7 +281,7 @@ def _first(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
-def recurrent_flops(kind: str, input_size: int, hidden_size: int, steps: int) -> float:
+def recurrent_flops(kind: Kind, input_size: int, hidden_size: int, steps: int) -> float:
     """Multiply-adds x 2 of one layer and direction over ``steps`` (N*T) steps, forward only."""
     gates = GATES[kind]
     return 2.0 * gates * hidden_size * (input_size + hidden_size) * steps
@@ -288,6 +290,7 @@ def recurrent_flops(kind: str, input_size: int, hidden_size: int, steps: int) ->
 __all__ = [
     "KINDS",
     "MERGES",
+    "Kind",
     "Recurrent",
     "State",
     "detach_state",

@@ -18,12 +18,13 @@ from rnnkit.diagnostics.experiments import (
 )
 from rnnkit.diagnostics.report import CLIPPING_PNG, FLOW_PNG, REPORT_JSON, write_report
 from rnnkit.layers import KINDS as ALL_KINDS
+from rnnkit.layers import Kind
 
 
 def run_diagnose(
     task: str = "adding",
     length: int = 100,
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[Kind] = KINDS,
     hidden_size: int = 64,
     seed: int = 0,
     out_dir: str | Path | None = None,

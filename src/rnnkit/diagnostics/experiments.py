@@ -30,11 +30,12 @@ from torch import nn
 from rnnkit.data import synthetic
 from rnnkit.data.batching import TensorBatches
 from rnnkit.diagnostics.gradient_flow import measure_gradient_flow
+from rnnkit.layers import Kind
 from rnnkit.models import IGNORE_INDEX, SequenceRegressor, SequenceTagger
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, Trainer, TrainingDiverged
 
-KINDS = ("rnn_tanh", "lstm", "gru")
+KINDS: tuple[Kind, ...] = ("rnn_tanh", "lstm", "gru")  # the kinds compared by default
 INITS = ("uniform", "orthogonal")
 TASKS = ("adding", "copy")
 NUM_COPY, NUM_SYMBOLS = 10, 8  # copy-memory: symbols to remember, size of their alphabet
@@ -49,7 +50,7 @@ def make_data(task: str, n: int, length: int, seed: int) -> synthetic.Data:
     return synthetic.copy_memory(n, length - 2 * NUM_COPY, NUM_COPY, NUM_SYMBOLS, seed)
 
 
-def build_model(task: str, kind: str, hidden_size: int, init: str) -> nn.Module:
+def build_model(task: str, kind: Kind, hidden_size: int, init: str) -> nn.Module:
     """The model for ``task``: a `SequenceRegressor` on the adding problem (I = 2), a
     `SequenceTagger` over token ids on copy-memory; recurrent weights initialised by ``init``."""
     if task == "adding":
@@ -73,7 +74,7 @@ def _seeded(seed: int, build, *args) -> nn.Module:
 def flow_experiment(
     task: str = "adding",
     length: int = 100,
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[Kind] = KINDS,
     inits: Sequence[str] = INITS,
     hidden_size: int = 64,
     batch_size: int = 32,

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnkit.layers import Kind
 from rnnkit.reference import backward, find_recurrent, forward, kind_of, params_from_torch
 from rnnkit.reference import state_from_torch as to_numpy  # any tensor, or a pair of them
 
@@ -67,7 +68,7 @@ class DirectionFlow:
 class GradientFlow:
     """`measure_gradient_flow`'s result: one `DirectionFlow` per layer and direction."""
 
-    kind: str
+    kind: Kind
     loss: float
     batch_size: int  # N
     steps: int  # T
@@ -228,7 +229,7 @@ def _summarize(norms: np.ndarray, direction: int) -> tuple[float | None, float |
     return ratio, (float(ratio ** (1.0 / (T - 1))) if T > 1 else None)
 
 
-def _saturation(kind: str, caches: list[tuple]) -> dict[str, float]:
+def _saturation(kind: Kind, caches: list[tuple]) -> dict[str, float]:
     """Saturated fractions over every step, sequence and unit of one layer and direction.
 
     caches: the reference's per-step cell caches, caches[t]. A sigmoid gate is saturated
@@ -248,7 +249,7 @@ def _saturation(kind: str, caches: list[tuple]) -> dict[str, float]:
     return result
 
 
-def _gates(kind: str, cache: tuple) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _gates(kind: Kind, cache: tuple) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """({sigmoid gate: (N, H)}, {tanh activation: (N, H)}) out of one step's cell cache.
 
     The unpacking mirrors the cache tuples of reference/lstm.py, gru.py and rnn.py, so a

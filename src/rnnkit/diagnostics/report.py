@@ -19,9 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.io import atomic_path, atomic_write_json
+from rnnkit.layers import Kind
 
 REPORT_JSON, FLOW_PNG, CLIPPING_PNG = "diagnostics.json", "gradient_flow.png", "clipping.png"
-COLORS = {"rnn_tanh": "tab:blue", "rnn_relu": "tab:red", "lstm": "tab:orange", "gru": "tab:green"}
+COLORS: dict[Kind, str] = {
+    "rnn_tanh": "tab:blue",
+    "rnn_relu": "tab:red",
+    "lstm": "tab:orange",
+    "gru": "tab:green",
+}
 LINESTYLES = {"orthogonal": "-", "uniform": "--", "identity": ":"}
 TASK_NAMES = {"adding": "adding problem", "copy": "copy-memory task"}
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.layers import Recurrent, State
+from rnnkit.layers import Kind, Recurrent, State
 from rnnkit.models.checks import (
     check_ids,
     check_positive_int,
@@ -49,7 +49,7 @@ class SequenceEncoder(nn.Module):
         vocab_size: int | None,
         input_size: int | None,
         embedding_dim: int | None,
-        kind: str,
+        kind: Kind,
         hidden_size: int,
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -105,7 +105,7 @@ class TokenDecoder(nn.Module):
         vocab_size: int,
         embedding_dim: int,
         hidden_size: int,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.layers import Kind
 from rnnkit.models.blocks import SequenceEncoder
 from rnnkit.models.checks import check_choice, check_positive_int, check_probability
 from rnnkit.models.common import (
@@ -139,7 +140,7 @@ class SequenceClassifier(nn.Module):
         vocab_size: int | None = None,
         input_size: int | None = None,
         embedding_dim: int | None = None,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         hidden_size: int = 64,
         pooling: str = "last",
         num_layers: int = 1,

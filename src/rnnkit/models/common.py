@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.layers import State
+from rnnkit.layers import Kind, State
 from rnnkit.models.checks import (
     IGNORE_INDEX,
     check_class_targets,
@@ -165,7 +165,7 @@ class InitialState(nn.Module):
     start a unidirectional decoder). The LSTM cell state goes through the same squashing.
     """
 
-    def __init__(self, in_features: int, kind: str, num_layers: int, hidden_size: int) -> None:
+    def __init__(self, in_features: int, kind: Kind, num_layers: int, hidden_size: int) -> None:
         super().__init__()
         self.parts = 2 if kind == "lstm" else 1
         self.num_layers, self.hidden_size = num_layers, hidden_size

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.layers import Recurrent, State
+from rnnkit.layers import Kind, Recurrent, State
 from rnnkit.models.checks import check_choice, check_features, check_positive_int, check_probability
 
 STRATEGIES = ("direct", "recursive", "seq2seq")
@@ -148,7 +148,7 @@ class Forecaster(nn.Module):
         strategy: str = "direct",
         head: str = "gaussian",
         quantiles: Sequence[float] = (0.05, 0.5, 0.95),
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         hidden_size: int = 64,
         num_layers: int = 1,
         dropout: float = 0.0,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.layers import State
+from rnnkit.layers import Kind, State
 from rnnkit.models.blocks import ConditionalDecoder, TokenDecoder
 from rnnkit.models.checks import check_features, check_positive_int
 from rnnkit.models.common import InitialState, sequence_loss
@@ -47,7 +47,7 @@ class SequenceGenerator(ConditionalDecoder):
         eos: int,
         embedding_dim: int = 32,
         hidden_size: int = 64,
-        kind: str = "gru",
+        kind: Kind = "gru",
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.layers import State
+from rnnkit.layers import Kind, State
 from rnnkit.models.blocks import Generative, TokenDecoder
 from rnnkit.models.checks import check_tokens
 from rnnkit.models.common import RecurrentOutput, length_mask, sequence_loss
@@ -43,7 +43,7 @@ class LanguageModel(Generative):
         vocab_size: int,
         embedding_dim: int = 64,
         hidden_size: int | None = None,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,

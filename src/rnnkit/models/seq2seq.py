@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from rnnkit.layers import State
+from rnnkit.layers import Kind, State
 from rnnkit.models.attention import SCORES, Attention
 from rnnkit.models.blocks import ConditionalDecoder, SequenceEncoder, TokenDecoder
 from rnnkit.models.checks import check_choice
@@ -77,7 +77,7 @@ class Seq2Seq(ConditionalDecoder):
         input_size: int | None = None,
         embedding_dim: int = 32,
         hidden_size: int = 64,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         num_layers: int = 1,
         bidirectional: bool = False,
         attention: str = "additive",

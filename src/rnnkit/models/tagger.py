@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from rnnkit.layers import Kind
 from rnnkit.models.blocks import SequenceEncoder
 from rnnkit.models.checks import check_positive_int
 from rnnkit.models.common import class_weights_tensor, sequence_loss
@@ -36,7 +37,7 @@ class SequenceTagger(nn.Module):
         vocab_size: int | None = None,
         input_size: int | None = None,
         embedding_dim: int | None = None,
-        kind: str = "lstm",
+        kind: Kind = "lstm",
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,
