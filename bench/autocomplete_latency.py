@@ -29,10 +29,11 @@ import torch
 
 from rnnkit.data.tokenizers import SPECIALS, WordTokenizer
 from rnnkit.models import LanguageModel
-from rnnkit.serve.engine import Completer
-from rnnkit.serve.inference import StateCache
-from rnnkit.tasks.lm import LMConfig
-from rnnkit.tasks.textgen import LoadedLM
+from rnnkit.tasks.lm.engine import Completer
+from rnnkit.tasks.lm.inference import StateCache
+from rnnkit.tasks.lm.task import LMConfig
+from rnnkit.tasks.lm import TASK
+from rnnkit.tasks.lm.use import LoadedLM
 
 VOCAB, HIDDEN, LAYERS, WORDS, BLOCK = 10_000, 512, 2, 12, 20
 
@@ -51,7 +52,8 @@ def build(seed: int) -> tuple[LoadedLM, list[str]]:
     tokenizer = WordTokenizer([*SPECIALS, *words], lowercase=True)
     torch.manual_seed(seed)
     model = LanguageModel(VOCAB, HIDDEN, HIDDEN, kind="lstm", num_layers=LAYERS).eval()
-    return LoadedLM(model, tokenizer, LMConfig(), Path("(random weights)")), words
+    lm = LoadedLM(TASK, LMConfig(), model, Path("(random weights)"), {}, tokenizer)
+    return lm, words
 
 
 @torch.inference_mode()

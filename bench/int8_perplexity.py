@@ -18,8 +18,8 @@ import torch
 
 from rnnkit.data.sources import load_documents, split_documents
 from rnnkit.data.tokenizers import encode_documents
-from rnnkit.serve.inference import StepModel, perplexity
-from rnnkit.tasks.textgen import load_language_model
+from rnnkit.tasks.lm.inference import StepModel, perplexity
+from rnnkit.tasks.runner import load_run
 
 
 def keystroke_ms(step: StepModel, rounds: int = 300) -> float:
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20000, help="test tokens scored (0: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    lm = load_language_model(args.run)
+    lm = load_run(args.run)
     data = lm.config.data
     documents = load_documents(data.source, column=data.column, table=data.table)
     _, _, test = split_documents(documents)

@@ -24,9 +24,9 @@ import torch
 
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.images import load_digits_rows
-from rnnkit.metrics import classification_report
 from rnnkit.models import SequenceClassifier
-from rnnkit.tasks.classify import predict
+from rnnkit.tasks.classify.metrics import classification_report
+from rnnkit.tasks.classify.task import predict
 from rnnkit.train.trainer import TrainConfig, Trainer
 
 BATCH, LR = 32, 1e-3

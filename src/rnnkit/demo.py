@@ -54,8 +54,9 @@ def _fresh(base: Path) -> Path:
 
 def run_demo(out: str | Path = "runs/demo") -> int:
     from rnnkit.tasks import runner
-    from rnnkit.tasks.lm import format_report
-    from rnnkit.tasks.textgen import complete, format_completion, load_language_model
+    from rnnkit.tasks.lm.task import format_report
+    from rnnkit.tasks.lm.use import complete, format_completion
+    from rnnkit.tasks.runner import load_run
 
     console = Console(highlight=False, soft_wrap=True)
     run_dir = _fresh(Path(out))
@@ -71,7 +72,7 @@ def run_demo(out: str | Path = "runs/demo") -> int:
     console.print(format_report(result.results), markup=False)
 
     console.print("\n[bold]Completions[/bold]")
-    lm = load_language_model(run_dir)
+    lm = load_run(run_dir)
     for prompt in PROMPTS:
         console.print(format_completion(complete(lm, prompt, k=3, words=4, beam=2)), markup=False)
     console.print("\n" + NEXT_STEPS.format(run=run_dir), markup=False)
@@ -81,7 +82,7 @@ def run_demo(out: str | Path = "runs/demo") -> int:
 def run_tour(seed: int = 0) -> int:
     """The gradient check of the glass box, then the toy task of every topology."""
     from rnnkit.reference import gradcheck
-    from rnnkit.tasks.toy import TOY_TASKS, format_results, run_toy
+    from rnnkit.tasks.toy.tour import TOY_TASKS, format_results, run_toy
 
     console = Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()

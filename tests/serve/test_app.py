@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from rnnkit.cli import main
 from rnnkit.data.store import QueryStore
-from rnnkit.serve.app import create_app, default_store
-from rnnkit.tasks.textgen import load_language_model
+from rnnkit.serve.app import create_app
+from rnnkit.tasks.lm.routes import default_store
+from rnnkit.tasks.runner import load_run
 
 QUERY = "what is the best food to eat in las"
 
@@ -127,7 +128,7 @@ def test_concurrent_requests_share_forward_passes(app, vegas_run):
 
 
 def test_default_store_is_the_training_store_or_the_run_directory(vegas_run, tmp_path):
-    lm = load_language_model(vegas_run)
+    lm = load_run(vegas_run)
     assert default_store(lm) == vegas_run / "queries.db"
     store = tmp_path / "queries.db"
     for source in (f"sqlite:///{store}", str(store)):

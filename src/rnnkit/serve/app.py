@@ -1,136 +1,60 @@
-"""``rnnkit serve RUN``: autocomplete over HTTP, with a web page.
+"""``rnnkit serve RUN``: one HTTP app for a run of any task, with a web page.
 
-    GET  /complete?q=TEXT&k=5&phrases=3  suggestions for the text typed so far (`Completer`)
-    POST /feedback {"query", "completion"} records the completion a user accepted in the store
-    GET  /healthz                          the model, the cache and the batching, as JSON
-    GET  /                                 the search page; /docs is the OpenAPI page
+    GET  /healthz   the run, its model, and what the task adds (cache, batching, ...), as JSON
+    GET  /          the web page: a shell whose section comes from the task
+    GET  /docs      the OpenAPI page of every route
+    ...             the task's own routes (`rnnkit.tasks.base.Task.serve`): ``/complete`` and
+                    ``/feedback`` for a language model, ``/classify``, ``/forecast``, ...
 
-Bad requests (an empty query, one over the length limit, k out of range, malformed JSON) get
-a 422 with ``{"detail": message}``. Concurrent /complete requests are micro-batched through
-one forward pass (`MicroBatcher`). Feedback goes to a `QueryStore`, by default the SQLite
-store the run was trained from, else ``queries.db`` in the run directory, so the next
-``rnnkit train lm --data sqlite:///...`` learns from what users picked.
+Malformed requests get a 422 with ``{"detail": ...}`` and never echo the input back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import socket
-import time
 from collections.abc import AsyncIterator, Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import torch
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI
 from fastapi import Request as FastAPIRequest
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 
-from rnnkit.data.sources import SQLITE_SUFFIXES
-from rnnkit.data.store import QueryStore, sqlite_path
-from rnnkit.serve.batching import MicroBatcher
-from rnnkit.serve.engine import Completer, Request
-from rnnkit.tasks.textgen import LoadedLM, load_language_model
+from rnnkit.tasks.base import Loaded
+from rnnkit.tasks.runner import load_run
 
 STATIC = Path(str(files("rnnkit.serve") / "static"))
-MAX_FEEDBACK_CHARS = 1000
 
 
-class Feedback(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_FEEDBACK_CHARS, description="what was typed")
-    completion: str = Field(
-        min_length=1, max_length=MAX_FEEDBACK_CHARS, description="the whole text accepted"
-    )
+def describe_model(loaded: Loaded) -> str:
+    """``"2x256 lstm"``: the recurrent stack of a run's model."""
+    m = loaded.config.model
+    return f"{m.num_layers}x{m.hidden_size} {m.kind}"
 
 
-class Word(BaseModel):
-    word: str = Field(description="the suggested word")
-    text: str = Field(description="the whole query once the suggestion is accepted")
-    probability: float = Field(description="given the words typed and the letters of the last")
-
-
-class Phrase(BaseModel):
-    text: str = Field(description="the whole query once the phrase is accepted")
-    completion: str = Field(description="the words the phrase adds, the suggested one first")
-    probability: float
-
-
-class Completions(BaseModel):
-    query: str
-    words: list[Word] = Field(description="next-word suggestions, likeliest first")
-    phrases: list[Phrase] = Field(description="the best suggestions, extended greedily")
-    unknown: list[str] = Field(description="typed words the model does not know")
-    ms: float = Field(description="time in the server, milliseconds")
-
-
-def default_store(lm: LoadedLM) -> Path:
-    """The SQLite store the run was trained from, else ``queries.db`` in the run directory.
-
-    A relative store path is read from the current folder, as training read it; a store that
-    is not there is an error (feedback must not go into a new, empty file unnoticed).
-    """
-    source = lm.config.data.source
-    if not (source.startswith("sqlite:") or Path(source).suffix.lower() in SQLITE_SUFFIXES):
-        return lm.run_dir / "queries.db"
-    path = sqlite_path(source)
-    if not path.is_file():
-        raise ValueError(
-            f"{lm.run_dir} was trained from {source}, which is not at {path.resolve()}; "
-            "run from the folder training ran in, or give the store with --store"
-        )
-    return path
-
-
-def create_app(
-    run_dir: str | Path,
-    *,
-    store: str | Path | None = None,
-    int8: bool = False,
-    cache_size: int = 4096,
-    max_batch: int = 32,
-) -> FastAPI:
-    """The FastAPI application serving the word-level language model in ``run_dir``."""
-    lm = load_language_model(run_dir)
-    completer = Completer(lm, int8=int8, cache_size=cache_size)
-    queries = QueryStore(Path(store) if store is not None else default_store(lm))
-    batcher: MicroBatcher[Request, dict] = MicroBatcher(completer.complete_batch, max_batch)
+def create_app(run_dir: str | Path, **options: Any) -> FastAPI:
+    """The FastAPI application serving the run in ``run_dir``; ``options`` go to its task's
+    ``serve`` (for a language model: ``store``, ``int8``, ``cache_size``, ``max_batch``)."""
+    loaded = load_run(run_dir)
+    section = loaded.task.serve(loaded, **options)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        batcher.close()
+        section.close()
 
     app = FastAPI(
         lifespan=lifespan,
-        title="rnnkit autocomplete",
-        description=f"Next-word suggestions from the recurrent language model in {lm.run_dir}.",
+        title=f"rnnkit {section.title}",
+        description=f"The {loaded.task.name} run in {loaded.run_dir}: {loaded.task.summary}.",
     )
-
-    # The answer is built as plain data and sent as is: the models document it in /docs.
-    @app.get("/complete", response_model=Completions)
-    async def complete(
-        q: str = Query("", description="the text typed so far"),
-        k: int = Query(5, description="next-word suggestions wanted"),
-        phrases: int = Query(3, description="phrase completions wanted (0 for none)"),
-    ) -> JSONResponse:
-        start = time.perf_counter()
-        try:
-            request = completer.check(Request(q, k, phrases))
-        except ValueError as e:
-            raise HTTPException(status_code=422, detail=str(e)) from None
-        result = await batcher.submit(request)
-        return JSONResponse(result | {"ms": round((time.perf_counter() - start) * 1e3, 3)})
-
-    @app.post("/feedback")
-    def feedback(item: Feedback) -> dict:
-        try:
-            count = queries.record_feedback(item.query, item.completion)
-        except ValueError as e:
-            raise HTTPException(status_code=422, detail=str(e)) from None
-        return {"recorded": " ".join(item.completion.split()), "count": count}
+    app.include_router(section.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: FastAPIRequest, error: RequestValidationError) -> JSONResponse:
@@ -141,21 +65,28 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/healthz")
-    async def healthz() -> dict:  # on the event loop, which is where the batcher counts
-        m = lm.config.model
+    async def healthz() -> dict:  # on the event loop, where a task's batcher counts
         return {
             "status": "ok",
-            "run": str(lm.run_dir),
-            "model": f"{m.num_layers}x{m.hidden_size} {m.kind}",
-            "vocab_size": lm.tokenizer.vocab_size,
-            "store": str(queries.path),
+            "task": loaded.task.name,
+            "run": str(loaded.run_dir),
+            "model": describe_model(loaded),
             "threads": torch.get_num_threads(),
-            "batching": batcher.stats(),
-        } | completer.stats()
+        } | section.health()
+
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    fragment = section.page.read_text(encoding="utf-8") if section.page else ""
+    page = page.replace("{title}", html.escape(section.title)).replace("{section}", fragment)
 
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/section.js", include_in_schema=False)
+    def script() -> Response:
+        if section.script is None:
+            return Response("", media_type="text/javascript")
+        return FileResponse(section.script, media_type="text/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
@@ -166,7 +97,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     threads: int = 1,
-    **options,
+    **options: Any,
 ) -> None:
     """Run `create_app` under uvicorn until interrupted. ``threads``: torch's intra-op threads
     (one answers a keystroke fastest; more help only with big batches)."""
@@ -174,6 +105,8 @@ def serve(
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {port}")
     torch.set_num_threads(threads)
     app = create_app(run_dir, **options)  # a bad run fails here, before the port is taken
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -189,4 +122,4 @@ def serve(
     server.run(sockets=[sock])
 
 
-__all__: Sequence[str] = ["Feedback", "create_app", "default_store", "serve"]
+__all__: Sequence[str] = ["create_app", "describe_model", "serve"]

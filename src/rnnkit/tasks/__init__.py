@@ -1,6 +1,7 @@
-"""Tasks: config + data + model + metrics for one job, trained by `rnnkit.tasks.runner`.
+"""Tasks: one package per application, each registering one `rnnkit.tasks.base.Task`.
 
-Importing this package registers the built-in tasks with the runner.
+Importing this package registers the built-in tasks; `rnnkit.tasks.runner` trains and loads
+runs of any of them.
 """
 
-from rnnkit.tasks import classify, forecast, lm, longrange  # noqa: F401  (registers the tasks)
+from rnnkit.tasks import classify, forecast, lm, toy  # noqa: F401  (registers the tasks)

@@ -1,16 +1,10 @@
 """Training a task into a run directory: what ``rnnkit train TASK`` calls.
 
-A task is a small object with a config dataclass (sections ``model``, ``data``, ``train``,
-the last a `TrainConfig`) and a ``build`` method that turns a config into a model and data:
-
-    class MyTask:
-        name = "mine"
-        config_class = MyConfig
-        def build(self, config, context) -> Built: ...
-
-The runner owns everything tasks share: reading the config (defaults, then a TOML file,
-then ``section.key=value`` overrides), creating the run directory atomically, joining the
-torchrun process group, training, and resuming a run where its checkpoint left off.
+A task (`rnnkit.tasks.base.Task`) turns its config into a model and data; the runner owns
+everything tasks share: reading the config (defaults, then a TOML file, then
+``section.key=value`` overrides), creating the run directory atomically, joining the
+torchrun process group, training, resuming a run where its checkpoint left off, and loading
+a trained run of any task for use (`load_run`).
 """
 
 from __future__ import annotations
@@ -18,54 +12,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from rnnkit.config import build, from_dict, to_dict
 from rnnkit.io import atomic_write_json, load_weights
+from rnnkit.tasks.base import Loaded, Task, get_task
 from rnnkit.train import distributed
 from rnnkit.train.rundir import RunDir, create_run_dir, open_run_dir
 from rnnkit.train.state import RunLog
-from rnnkit.train.trainer import Trainer, TrainResult, evaluate_loss
-
-
-@dataclass
-class Built:
-    """What a task hands the trainer."""
-
-    model: nn.Module
-    train_data: Any
-    val_data: Any = None
-    evaluate: Callable[[nn.Module, Any], dict[str, float]] = evaluate_loss
-    files: dict[str, Any] = field(default_factory=dict)  # JSON files for the run directory
-    # After training, on the main process: final scores (test set, baselines), which the
-    # runner writes to results.json and hands back.
-    finish: Callable[[Path], dict[str, Any]] | None = None
-
-
-class Task(Protocol):
-    name: str
-    config_class: type
-
-    def build(self, config: Any, context: distributed.Context) -> Built: ...
-
-
-REGISTRY: dict[str, Task] = {}
-
-
-def register(task: Task) -> Task:
-    REGISTRY[task.name] = task
-    return task
-
-
-def get_task(name: str) -> Task:
-    if name not in REGISTRY:
-        raise ValueError(f"task must be one of {', '.join(sorted(REGISTRY))}, got {name!r}")
-    return REGISTRY[name]
+from rnnkit.train.trainer import Trainer, TrainResult
 
 
 def load_config(task: Task, toml: str | Path | None = None, overrides: Iterable[str] = ()) -> Any:
@@ -179,20 +138,25 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def load_run(run_dir: str | Path) -> tuple[Task, Any, Built]:
-    """Rebuild a trained run: its task, its config and the model with the saved weights.
+def run_task(run_dir: str | Path) -> Task:
+    """The task of a run directory, as its ``config.json`` names it."""
+    path, saved = open_run_dir(run_dir)
+    if not isinstance(saved.get("config"), dict) or "task" not in saved:
+        raise ValueError(f"{path}/config.json was not written by rnnkit train")
+    return get_task(str(saved["task"]))
 
-    The model and data are rebuilt by the task from ``config.json`` (in one process, on the
-    CPU), then ``model.safetensors`` is loaded into the model; nothing is unpickled.
-    """
-    _, saved = open_run_dir(run_dir)
-    task = get_task(str(saved.get("task")))
-    path, config = saved_config(run_dir, task)
-    torch.manual_seed(config.train.seed)
-    built = task.build(config, distributed.Context())
-    load_run_weights(path, built.model)
-    built.model.eval()
-    return task, config, built
+
+def load_run(run_dir: str | Path) -> Loaded:
+    """A trained run ready for use, whatever its task: the task named in ``config.json``
+    loads it from the run's own files (config, artefacts, ``model.safetensors``), on the
+    CPU in eval mode; nothing is unpickled and the training data is not read."""
+    return run_task(run_dir).load(run_dir)
+
+
+def load_run_of(task_name: str, run_dir: str | Path) -> Any:
+    """`load_run` for a command that needs a run of one task: another task's run is an error
+    that says which command makes the right one."""
+    return get_task(task_name).load(run_dir)
 
 
 def diagnose_run(
@@ -205,7 +169,12 @@ def diagnose_run(
     """
     from rnnkit.diagnostics import measure_gradient_flow, write_report
 
-    task, config, built = load_run(run_dir)
+    task = run_task(run_dir)
+    path, config = saved_config(run_dir, task)
+    torch.manual_seed(config.train.seed)
+    built = task.build(config, distributed.Context())
+    load_run_weights(path, built.model)
+    built.model.eval()
     data = built.val_data if built.val_data is not None else built.train_data
     batch = next(iter(data.epoch(0)))
     batch = {name: tensor[:batch_size] for name, tensor in batch.items()}

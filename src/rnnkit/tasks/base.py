@@ -1,0 +1,170 @@
+"""The task contract: one object per application, and the one registry of them.
+
+A task is a package ``rnnkit/tasks/<name>/`` that registers one `Task` when imported. The
+object says everything the rest of rnnkit needs to know about the application:
+
+- ``config_class``: its run config, a dataclass with ``model``, ``data`` and ``train``
+  sections (`rnnkit.config` reads it from defaults, TOML and ``section.key=value``);
+- ``build(config, context) -> Built``: data prepared for the trainer, the model, the JSON
+  artefacts it writes into the run directory (vocabularies, classes, scalers), how it
+  evaluates during training and the final report (test scores beside the baselines);
+- ``model(config, artefacts)``: the model alone, from the config and those artefacts;
+- ``load(run_dir) -> Loaded``: a trained run ready for use, without the training data;
+- ``predict(loaded, inputs)``: what the run is for, one plain-data answer per input;
+- ``format_results``: the text ``rnnkit train`` prints after training;
+- ``train_options``, ``commands``, ``serve_options`` and ``serve``: the flags it adds to
+  ``rnnkit train``, its own commands (``rnnkit generate``, ``rnnkit forecast``, ...), and
+  its HTTP routes and section of the web page under ``rnnkit serve``.
+
+Everything but ``name``, ``summary``, ``config_class``, ``build`` and ``model`` has a
+default, so a small task is a config, a data set and a model. ``docs/ARCHITECTURE.md`` has
+the checklist for adding one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
+
+from rnnkit.train.trainer import evaluate_loss
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from rnnkit.train.distributed import Context
+
+
+@dataclass
+class Built:
+    """What a task hands the trainer."""
+
+    model: nn.Module
+    train_data: Any
+    val_data: Any = None
+    evaluate: Callable[[nn.Module, Any], dict[str, float]] = evaluate_loss
+    files: dict[str, Any] = field(default_factory=dict)  # JSON artefacts for the run directory
+    # After training, on the main process: final scores (test set, baselines), which the
+    # runner writes to results.json and hands back.
+    finish: Callable[[Path], dict[str, Any]] | None = None
+
+
+@dataclass
+class Loaded:
+    """A trained run ready for use: its config, its model (eval mode, CPU, best weights) and
+    the JSON artefacts its task wrote. Tasks extend it with what they rebuild from those
+    (a tokenizer, a scaler)."""
+
+    task: Task
+    config: Any
+    model: nn.Module
+    run_dir: Path
+    artefacts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line flag a task adds: ``--target COLUMN`` sets ``data.target``.
+
+    ``key`` is the config key the flag sets (``rnnkit train``) or the keyword it passes
+    (``rnnkit serve``)."""
+
+    flag: str
+    key: str
+    help: str
+    type: Callable[[str], Any] | None = str  # None: a switch (store_true)
+    default: Any = None
+    metavar: str | None = None
+
+    def add_to(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        dest = self.flag.lstrip("-").replace("-", "_")
+        if self.type is None:
+            parser.add_argument(self.flag, dest=dest, action="store_true", help=self.help)
+        else:
+            parser.add_argument(self.flag, dest=dest, type=self.type, default=self.default,
+                                metavar=self.metavar, help=self.help)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of its own that a task adds to ``rnnkit`` (``rnnkit generate RUN ...``)."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+
+
+@dataclass
+class Section:
+    """What a task serves under ``rnnkit serve``: its routes, and its part of the web page
+    (an HTML fragment and a script, both files shipped beside the task's code)."""
+
+    router: APIRouter
+    title: str
+    page: Path | None = None
+    script: Path | None = None
+    health: Callable[[], dict[str, Any]] = dict  # extra fields for GET /healthz
+    close: Callable[[], None] = lambda: None  # called when the server stops
+
+
+class Task:
+    """The base of every task: the contract, with defaults where one fits every task."""
+
+    name: str
+    summary: str  # one line, for ``rnnkit train --help``
+    config_class: type
+    artefacts: Sequence[str] = ()  # JSON files `build` writes and `load` reads back
+    train_options: Sequence[Option] = ()
+    serve_options: Sequence[Option] = ()
+
+    def build(self, config: Any, context: Context) -> Built:
+        raise NotImplementedError
+
+    def model(self, config: Any, artefacts: dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def load(self, run_dir: str | Path) -> Loaded:
+        """The run's config, artefacts and best weights; nothing of the training data."""
+        from rnnkit.tasks.runner import load_run_weights, read_run_json, saved_config
+
+        path, config = saved_config(run_dir, self)
+        artefacts = {name: read_run_json(path, name, dict) for name in self.artefacts}
+        model = self.model(config, artefacts)
+        load_run_weights(path, model)
+        return Loaded(self, config, model.eval(), path, artefacts)
+
+    def predict(self, loaded: Loaded, inputs: Sequence[Any]) -> list[Any]:
+        raise ValueError(f"{self.name} runs make no predictions of their own")
+
+    def format_results(self, results: dict[str, Any]) -> str:
+        return json.dumps(results, indent=2)
+
+    def commands(self) -> Sequence[Command]:
+        return ()
+
+    def serve(self, loaded: Loaded, **options: Any) -> Section:
+        raise ValueError(f"{self.name} runs have nothing to serve over HTTP")
+
+
+REGISTRY: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add ``task`` to the registry (once per name) and return it."""
+    if task.name in REGISTRY and REGISTRY[task.name] is not task:
+        raise ValueError(f"a task named {task.name!r} is registered already")
+    REGISTRY[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    if name not in REGISTRY:
+        raise ValueError(f"task must be one of {', '.join(sorted(REGISTRY))}, got {name!r}")
+    return REGISTRY[name]

@@ -1,0 +1,89 @@
+"""The classifier's commands: ``rnnkit classify RUN`` and ``rnnkit evaluate RUN``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rnnkit.tasks.base import Command
+from rnnkit.tasks.runner import load_run_of
+
+RUN_HELP = "a run directory from rnnkit train classify"
+
+
+def _classify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help=RUN_HELP)
+    p.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    p.add_argument("--file", help="one text per line (numeric runs: one sequence per line)")
+    p.add_argument("--top", type=int, help="show only the k likeliest labels")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _read_items(args: argparse.Namespace, clf) -> list:
+    from rnnkit.tasks.classify.use import read_numbers
+
+    if (args.text is None) == (args.file is None):
+        raise ValueError('give --text "..." (repeatable) or --file PATH')
+    if args.text is not None:
+        return args.text
+    if clf.tokenizer is None:
+        return read_numbers(args.file, clf.input_size)
+    try:  # one text per line
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{args.file} is not UTF-8 text: give one text per line") from None
+    return [line for line in lines if line.strip()]
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.classify.use import classify
+
+    clf = load_run_of("classify", args.run)
+    if args.top is not None and args.top < 1:
+        raise ValueError(f"--top must be a positive int, got {args.top}")
+    items = _read_items(args, clf)
+    results = classify(clf, items, top=args.top)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for item, result in zip(items, results, strict=True):
+        shown = item if isinstance(item, str) else f"sequence of {len(item)} steps"
+        probs = "  ".join(f"{label} {p:.1%}" for label, p in result["probabilities"].items())
+        print(f"{result['label']:<12} {probs}   <- {shown[:60]}")
+    return 0
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help=RUN_HELP)
+    p.add_argument("--data", required=True, help="digits, mnist, imdb, a folder or a table")
+    p.add_argument("--text-column", help="default: the run's data.text_column")
+    p.add_argument("--label-column", help="default: the run's data.label_column")
+    p.add_argument("--out", help="folder for evaluation.json and confusion.png")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.classify.use import evaluate_run
+
+    columns = {
+        k: v
+        for k, v in (("text_column", args.text_column), ("label_column", args.label_column))
+        if v
+    }
+    report = evaluate_run(args.run, args.data, out=args.out, **columns)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "classify", "label texts or sequences with a classify run", _classify_arguments, _classify
+    ),
+    Command(
+        "evaluate",
+        "score a classify run on labelled data: accuracy, F1, confusion",
+        _evaluate_arguments,
+        _evaluate,
+    ),
+)

@@ -1,0 +1,291 @@
+"""Sequence classification: ``rnnkit train classify``, one label for a whole sequence.
+
+Sources (``data.source``):
+
+- ``digits`` (the default, offline): scikit-learn's 8x8 digits read row by row (8 steps of 8
+  pixels), on a fixed stratified 80/20 split.
+- ``mnist``, or a folder of the four MNIST IDX files: 28 steps of 28 pixels; ``mnist`` is
+  downloaded once into the cache, checked against its published MD5s.
+- ``imdb``, or a folder with the IMDB review layout (``train/pos``, ``test/neg``, ...):
+  reviews labelled ``pos``/``neg``.
+- a ``.csv``/``.tsv``/``.jsonl`` file of texts and labels (``data.text_column``,
+  ``data.label_column``): document i goes to test when i % 10 == 9, else to training. With
+  ``data.numeric=true`` a CSV/TSV holds numeric sequences instead: a label and a flat list of
+  numbers per line, ``data.row_size`` features per step, lines of any length.
+
+Texts are tokenized with the language model's tokenizers (built on the training texts),
+cut to ``data.max_length`` tokens and batched padded with their lengths, so packing keeps
+padding out of the recurrence. A validation part (``data.val_fraction`` of training, fixed
+seed) picks the best epoch; the test part is scored once at the end: accuracy, macro-F1,
+per-class precision and recall, and ``confusion.png``.
+
+The defaults are the recommended digits model (a 2-layer bidirectional GRU of 128 units,
+40 epochs); ``configs/keras_mnist.toml`` is the Keras
+seed model on MNIST (LSTM(128) -> dropout 0.2 -> LSTM(128) -> Dense(64, relu) -> dropout 0.2
+-> Dense(10), Adam 1e-3, 3 epochs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data import images, labeled
+from rnnkit.data.batching import TensorBatches
+from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
+from rnnkit.models import SequenceClassifier
+from rnnkit.tasks.base import Built
+from rnnkit.tasks.classify.metrics import classification_report, plot_confusion
+from rnnkit.tasks.runner import load_run_weights
+from rnnkit.train.distributed import Context
+from rnnkit.train.trainer import TrainConfig, evaluate_loss
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
+CLASSES_FILE = "classes.json"
+VOCAB_FILE = "vocab.json"
+
+
+@dataclass
+class DataConfig:
+    source: str = "digits"  # digits, mnist, imdb, a folder, or a .csv/.tsv/.jsonl file
+    text_column: str = "text"
+    label_column: str = "label"
+    numeric: bool = False  # a CSV/TSV of numeric sequences instead of texts
+    row_size: int = 1  # numeric: features per step
+    level: Literal["word", "char", "bpe"] = "word"
+    vocab_size: int | None = 20000
+    min_count: int = 2
+    lowercase: bool = True
+    max_length: int | None = 400  # tokens kept from the start of each text; None keeps all
+    val_fraction: float = 0.1  # of the training part, chosen with a fixed seed
+    seed: int = 0  # the data's own seed (validation part); train.seed seeds the model
+
+
+@dataclass
+class ModelConfig:
+    kind: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "gru"
+    embedding_dim: int | None = 128  # texts only
+    hidden_size: int = 128
+    num_layers: int = 2
+    bidirectional: bool = True
+    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    dropout: float = 0.2
+    head_size: int | None = 64  # a hidden ReLU layer before the output (None: linear head)
+    head_dropout: float = 0.2
+    class_weights: Literal["none", "balanced"] = "none"  # balanced: weights N / (C * count)
+
+
+def _train_defaults() -> TrainConfig:
+    # Measured on digits (README): 97.5-98.9% test accuracy over five seeds in 39-45 s on a
+    # 2-core CPU; batch 64 takes 20% less time than batch 32 for the same accuracy.
+    return TrainConfig(
+        epochs=40, batch_size=64, lr=4e-3, clip_norm=1.0, schedule="cosine", log_every=20,
+        checkpoint_every=1000,
+    )  # fmt: skip
+
+
+@dataclass
+class ClassifyConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=_train_defaults)
+
+
+@dataclass
+class Prepared:
+    """Padded inputs, lengths and class ids for each part, and what reading new data needs."""
+
+    parts: dict[str, dict[str, Tensor]]  # "train" / "val" / "test" -> TensorBatches tensors
+    classes: list[str]
+    tokenizer: Tokenizer | None  # None for numeric sequences
+    input_size: int | None  # features per step of numeric sequences
+
+
+def pad(sequences: list[Tensor]) -> dict[str, Tensor]:
+    """Variable-length (T_i, ...) sequences -> {"inputs": padded (N, T, ...), "lengths": (N,)}."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    inputs = nn.utils.rnn.pad_sequence(sequences, batch_first=True)
+    return {"inputs": inputs, "lengths": lengths}
+
+
+def encode_texts(tokenizer: Tokenizer, texts: list[str], max_length: int | None) -> list[Tensor]:
+    """Token ids of each text, cut to ``max_length``; a text with no token reads as <unk>."""
+    out = []
+    for ids in tokenizer.encode_batch(texts):
+        ids = ids[:max_length] if max_length else ids
+        out.append(torch.tensor(ids or [tokenizer.unk_id], dtype=torch.long))
+    return out
+
+
+def _split_val(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """(train rows, validation rows) of n: a seeded permutation, the last ``fraction``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"data.val_fraction must be in (0, 1), got {fraction}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    cut = n - max(1, round(n * fraction))
+    return order[:cut], order[cut:]
+
+
+def read_source(data: DataConfig) -> tuple[list[Any], list[str], list[Any], list[str], str]:
+    """(train inputs, train labels, test inputs, test labels, kind) with kind "image",
+    "text" or "numeric"; inputs are (T, I) tensors or strings."""
+    source, path = data.source, Path(data.source).expanduser()
+    if source == "digits" or source == "mnist" or (path.is_dir() and _has_idx(path)):
+        if source == "digits":
+            rows = images.load_digits_rows()
+        else:
+            rows = images.load_mnist_rows(None if source == "mnist" else path)
+        names = rows.classes
+        return (list(rows.train_x), [names[i] for i in rows.train_y.tolist()],
+                list(rows.test_x), [names[i] for i in rows.test_y.tolist()], "image")  # fmt: skip
+    if source == "imdb" or path.is_dir():
+        train, test = labeled.load_imdb(None if source == "imdb" else path)
+        return ([e.text for e in train], [e.label for e in train],
+                [e.text for e in test], [e.label for e in test], "text")  # fmt: skip
+    inputs, labels, kind = read_table(data)
+    test = [i % 10 == 9 for i in range(len(inputs))]
+    if sum(test) == 0:
+        raise ValueError(f"{source} has {len(inputs)} rows; the split needs at least 10")
+    pick = lambda items, want: [x for x, t in zip(items, test, strict=True) if t == want]  # noqa: E731
+    return pick(inputs, False), pick(labels, False), pick(inputs, True), pick(labels, True), kind
+
+
+def read_table(data: DataConfig) -> tuple[list[Any], list[str], str]:
+    """Every row of a .csv/.tsv/.jsonl source: (inputs, labels, "text" or "numeric")."""
+    path = Path(data.source).expanduser()
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"data.source must be digits, mnist, imdb, a folder of MNIST IDX files or of IMDB "
+            f"reviews, or a .csv/.tsv/.jsonl file; got {data.source!r}"
+        )
+    if data.numeric:
+        inputs, labels = labeled.read_numeric_rows(path, data.label_column, data.row_size)
+        return inputs, labels, "numeric"
+    examples = labeled.load_labeled_texts(path, data.text_column, data.label_column)
+    return [e.text for e in examples], [e.label for e in examples], "text"
+
+
+def _has_idx(folder: Path) -> bool:
+    return any(folder.glob("train-images-idx3-ubyte*"))
+
+
+def prepare(data: DataConfig) -> Prepared:
+    """Read, split, tokenize (texts) and pad: everything a run trains and is tested on."""
+    train_x, train_y, test_x, test_y, kind = read_source(data)
+    classes = labeled.label_index(train_y)
+    if len(classes) < 2:
+        raise ValueError(f"{data.source} has one label ({classes[0]!r}); a classifier needs two")
+    tokenizer = None
+    if kind == "text":
+        tokenizer = build_tokenizer(
+            data.level, train_x, vocab_size=data.vocab_size, min_count=data.min_count,
+            lowercase=data.lowercase,
+        )  # fmt: skip
+        train_x = encode_texts(tokenizer, train_x, data.max_length)
+        test_x = encode_texts(tokenizer, test_x, data.max_length)
+    keep, val = _split_val(len(train_x), data.val_fraction, data.seed)
+    targets = labeled.encode_labels(train_y, classes)
+    parts = {
+        "train": pad([train_x[i] for i in keep.tolist()]) | {"targets": targets[keep]},
+        "val": pad([train_x[i] for i in val.tolist()]) | {"targets": targets[val]},
+        "test": pad(test_x) | {"targets": labeled.encode_labels(test_y, classes)},
+    }
+    input_size = None if kind == "text" else int(parts["train"]["inputs"].shape[-1])
+    return Prepared(parts, classes, tokenizer, input_size)
+
+
+def build_model(
+    config: ClassifyConfig,
+    num_classes: int,
+    vocab_size: int | None,
+    input_size: int | None,
+    counts: Tensor | None = None,
+) -> SequenceClassifier:
+    """The classifier for token ids (``vocab_size``) or float features (``input_size``).
+    ``counts``: training samples per class, for ``model.class_weights="balanced"``."""
+    m = config.model
+    weights = None
+    if m.class_weights == "balanced":
+        counts = torch.ones(num_classes) if counts is None else counts.float()
+        weights = (counts.sum() / (num_classes * counts.clamp(min=1))).tolist()
+    text = vocab_size is not None
+    return SequenceClassifier(
+        num_classes,
+        vocab_size=vocab_size,
+        input_size=None if text else input_size,
+        embedding_dim=m.embedding_dim if text else None,
+        kind=m.kind,
+        hidden_size=m.hidden_size,
+        pooling=m.pooling,
+        num_layers=m.num_layers,
+        bidirectional=m.bidirectional,
+        dropout=m.dropout,
+        class_weights=weights,
+        head_size=m.head_size,
+        head_dropout=m.head_dropout,
+    )
+
+
+def _model(config: ClassifyConfig, prepared: Prepared) -> SequenceClassifier:
+    vocab = prepared.tokenizer.vocab_size if prepared.tokenizer is not None else None
+    counts = torch.bincount(prepared.parts["train"]["targets"], minlength=len(prepared.classes))
+    return build_model(config, len(prepared.classes), vocab, prepared.input_size, counts)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs: Tensor, lengths: Tensor, batch_size: int = 256) -> Tensor:
+    """(N, C) class probabilities, in batches, in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(inputs), batch_size):
+        rows = slice(start, start + batch_size)
+        longest = int(lengths[rows].max())
+        logits, _ = model(inputs[rows, :longest], lengths=lengths[rows])
+        out.append(logits.float().softmax(-1))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def scores(model: nn.Module, part: dict[str, Tensor], classes: list[str]):
+    """The `ClassReport` of ``model`` on one prepared part."""
+    probs = predict(model, part["inputs"], part["lengths"])
+    return classification_report(part["targets"].tolist(), probs.argmax(-1).tolist(), classes)
+
+
+def build(config: ClassifyConfig, context: Context) -> Built:
+    """Data and model for the trainer; ``classes.json`` (and ``vocab.json`` for texts)."""
+    prepared = prepare(config.data)
+    shard = {"rank": context.rank, "world_size": context.world_size}
+    batch = config.train.batch_size
+    train = TensorBatches(prepared.parts["train"], batch, seed=config.train.seed, **shard)
+    val = TensorBatches(prepared.parts["val"], batch, shuffle=False, **shard)
+    model = _model(config, prepared)
+
+    def evaluate(model: nn.Module, data: Any) -> dict[str, float]:
+        report = scores(model, prepared.parts["val"], prepared.classes)
+        return evaluate_loss(model, data) | {"val_accuracy": report.accuracy}
+
+    def finish(run_dir: Path) -> dict[str, Any]:
+        return test_report(config, prepared, run_dir)
+
+    files: dict[str, Any] = {
+        CLASSES_FILE: {"classes": prepared.classes, "input_size": prepared.input_size}
+    }
+    if prepared.tokenizer is not None:
+        files[VOCAB_FILE] = prepared.tokenizer.to_dict()
+    return Built(model, train, val, evaluate, files=files, finish=finish)
+
+
+def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    """The best weights on the test part: metrics, results, and ``confusion.png``."""
+    model = _model(config, prepared)
+    load_run_weights(run_dir, model)
+    report = scores(model, prepared.parts["test"], prepared.classes)
+    plot_confusion(report, run_dir / "confusion.png", title=f"{config.data.source}: test")
+    counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
+    return report.to_dict() | {"samples": counts, "report": report.format()}

@@ -1,0 +1,145 @@
+"""Using a trained classifier: ``rnnkit classify`` and ``rnnkit evaluate``.
+
+    clf = load_run("runs/sentiment")   # rnnkit.tasks.runner.load_run
+    classify(clf, ["a moving, beautifully acted film"])
+    # [{"label": "pos", "probabilities": {"pos": 0.93, "neg": 0.07}}]
+    evaluate_run("runs/sentiment", "reviews_2025.csv", out="runs/sentiment/eval")
+
+A run is loaded from its own files (``config.json``, ``classes.json``, ``vocab.json`` for
+texts, ``model.safetensors``); the training data need not be there any more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.data import labeled
+from rnnkit.data.tokenizers import Tokenizer, load_tokenizer
+from rnnkit.io import atomic_write_json
+from rnnkit.models import SequenceClassifier
+from rnnkit.tasks.base import Loaded, Task
+from rnnkit.tasks.classify.metrics import ClassReport, plot_confusion
+from rnnkit.tasks.classify.task import (
+    CLASSES_FILE,
+    TABLE_SUFFIXES,
+    VOCAB_FILE,
+    DataConfig,
+    build_model,
+    encode_texts,
+    pad,
+    predict,
+    read_source,
+    read_table,
+    scores,
+)
+from rnnkit.tasks.runner import load_run_of, load_run_weights, read_run_json, saved_config
+
+
+@dataclass
+class LoadedClassifier(Loaded):
+    """A classify run (`rnnkit.tasks.runner.load_run`)."""
+
+    model: SequenceClassifier
+    tokenizer: Tokenizer | None  # None: the run reads numeric sequences
+    classes: list[str]
+    input_size: int | None  # features per step of numeric sequences
+
+
+def load_classifier(task: Task, run_dir: str | Path) -> LoadedClassifier:
+    """The model of a ``rnnkit train classify`` run, in eval mode on the CPU."""
+    path, config = saved_config(run_dir, task)
+    classes, input_size = read_run_json(
+        path, CLASSES_FILE, lambda saved: (list(saved["classes"]), saved["input_size"])
+    )
+    vocab = path / VOCAB_FILE
+    tokenizer = load_tokenizer(vocab) if vocab.exists() else None
+    size = tokenizer.vocab_size if tokenizer is not None else None
+    model = build_model(config, len(classes), size, input_size)
+    load_run_weights(path, model)
+    artefacts = {CLASSES_FILE: {"classes": classes, "input_size": input_size}}
+    if tokenizer is not None:
+        artefacts[VOCAB_FILE] = tokenizer.to_dict()
+    return LoadedClassifier(
+        task, config, model.eval(), path, artefacts, tokenizer, classes, input_size
+    )
+
+
+def _inputs(clf: LoadedClassifier, items: list[Any]) -> dict[str, Tensor]:
+    """Texts (text runs) or (T, I) float sequences (numeric runs) -> padded inputs, lengths."""
+    if not items:
+        raise ValueError("nothing to classify: give at least one text or sequence")
+    if clf.tokenizer is not None:
+        if not all(isinstance(t, str) and t.strip() for t in items):
+            raise ValueError("every text to classify must be a non-empty string")
+        return pad(encode_texts(clf.tokenizer, items, clf.config.data.max_length))
+    sequences = [torch.as_tensor(x, dtype=torch.float32) for x in items]
+    for i, x in enumerate(sequences):
+        if x.dim() != 2 or x.shape[1] != clf.input_size or len(x) == 0:
+            raise ValueError(
+                f"sequence {i} has shape {tuple(x.shape)}; this model reads (T, "
+                f"{clf.input_size}) rows of numbers"
+            )
+    return pad(sequences)
+
+
+def classify(clf: LoadedClassifier, items: list[Any], top: int | None = None) -> list[dict]:
+    """Each item's likeliest label and the probability of every class (or the ``top``)."""
+    batch = _inputs(clf, items)
+    probs = predict(clf.model, batch["inputs"], batch["lengths"])
+    out = []
+    for row in probs.tolist():
+        ranked = sorted(zip(clf.classes, row, strict=True), key=lambda pair: -pair[1])
+        out.append({"label": ranked[0][0], "probabilities": dict(ranked[:top])})
+    return out
+
+
+def read_numbers(path: str | Path, input_size: int) -> list[Tensor]:
+    """Sequences to classify from a text file: one per line, numbers separated by commas,
+    tabs or spaces, ``input_size`` per step."""
+    sequences = []
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            values = [float(v) for v in line.replace(",", " ").split()]
+        except ValueError as e:
+            raise ValueError(f"{path} line {number}: {e}") from e
+        if len(values) % input_size:
+            raise ValueError(
+                f"{path} line {number} has {len(values)} numbers, not a multiple of the "
+                f"{input_size} features per step this model reads"
+            )
+        sequences.append(torch.tensor(values).view(-1, input_size))
+    return sequences
+
+
+def evaluate_run(
+    run_dir: str | Path, source: str, out: str | Path | None = None, **columns: str
+) -> ClassReport:
+    """Score a run on labelled data: the test part of digits / mnist / imdb, or every row of a
+    .csv/.tsv/.jsonl file (``text_column``, ``label_column`` as in training unless given).
+    With ``out``, writes ``evaluation.json`` and ``confusion.png`` there."""
+    clf = load_run_of("classify", run_dir)
+    data = DataConfig(**{**clf.config.data.__dict__, "source": source, **columns})
+    if Path(source).suffix.lower() in TABLE_SUFFIXES:  # every row is evaluation data
+        items, labels, kind = read_table(data)
+    else:  # a named or folder source: its test part
+        _, _, items, labels, kind = read_source(data)
+    if (kind == "text") != (clf.tokenizer is not None):
+        wanted = "texts" if clf.tokenizer is not None else "numeric sequences"
+        raise ValueError(f"{clf.run_dir} classifies {wanted}; {source} holds {kind} data")
+    part = _inputs(clf, items) if kind == "text" else pad(items)
+    part["targets"] = labeled.encode_labels(labels, clf.classes)
+    report = scores(clf.model, part, clf.classes)
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / "evaluation.json", report.to_dict() | {"source": source})
+        plot_confusion(report, folder / "confusion.png", title=f"{source}")
+    return report

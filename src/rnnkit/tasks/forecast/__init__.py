@@ -1,0 +1,79 @@
+"""Time-series forecasting: ``rnnkit train forecast``, the next values of a series.
+
+The task object: `rnnkit.tasks.forecast.task` prepares windows and builds the model,
+`.backtest` scores the best weights against the baselines of `.baselines` with the metrics
+of `.metrics`, `.use` loads a run and forecasts, `.commands` adds ``rnnkit forecast`` and
+`.routes` serves ``GET /forecast`` and its page section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
+from rnnkit.tasks.forecast.task import (
+    SERIES_FILE,
+    ForecastConfig,
+    batches,
+    build_model,
+    check_backtest,
+    prepare,
+    series_file,
+)
+from rnnkit.train.distributed import Context
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    summary = "the next values of a series, backtested against statistical baselines"
+    config_class = ForecastConfig
+    artefacts = (SERIES_FILE,)
+    train_options = (
+        Option("--target", "data.target", "forecast: the column to forecast", metavar="COLUMN"),
+        Option("--horizon", "data.horizon", "forecast: steps ahead", type=int, metavar="N"),
+    )
+
+    def build(self, config: ForecastConfig, context: Context) -> Built:
+        from rnnkit.tasks.forecast.backtest import backtest_run
+
+        prepared = prepare(config)  # bad data fails here, before a run directory exists
+        check_backtest(config, prepared)
+        cut = prepared.layout
+        model = build_model(config, len(prepared.columns), prepared.covariates.shape[1],
+                            cut.horizon)  # fmt: skip
+        train, val = batches(config, prepared, context)
+
+        def finish(run_dir: Path) -> dict[str, Any]:
+            return backtest_run(config, prepared, run_dir)
+
+        files = {SERIES_FILE: series_file(config, prepared)}
+        return Built(model, train, val, files=files, finish=finish)
+
+    def load(self, run_dir: str | Path) -> Any:
+        from rnnkit.tasks.forecast.use import load_forecaster
+
+        return load_forecaster(self, run_dir)
+
+    def predict(self, loaded: Any, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+        """One forecast per input: a data source to continue, or None for the run's own."""
+        from rnnkit.tasks.forecast.use import forecast
+
+        return [forecast(loaded, source) for source in inputs]
+
+    def format_results(self, results: dict[str, Any]) -> str:
+        return results["report"]
+
+    def commands(self) -> Sequence[Command]:
+        from rnnkit.tasks.forecast.commands import COMMANDS
+
+        return COMMANDS
+
+    def serve(self, loaded: Any, **options: Any) -> Section:
+        from rnnkit.tasks.forecast.routes import forecaster
+
+        return forecaster(loaded, **options)
+
+
+TASK = register(ForecastTask())

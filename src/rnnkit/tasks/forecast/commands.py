@@ -1,0 +1,37 @@
+"""The forecaster's command: ``rnnkit forecast RUN``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnnkit.tasks.base import Command
+from rnnkit.tasks.runner import load_run_of
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a run directory from rnnkit train forecast")
+    p.add_argument("--data", help="the series to continue (default: the run's data.source)")
+    p.add_argument("--horizon", type=int, help="steps to forecast (default: the run's)")
+    p.add_argument("--plot", help="write history, forecast and interval to this PNG")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from rnnkit.tasks.forecast.use import forecast, format_forecast, plot_forecast
+
+    result = forecast(load_run_of("forecast", args.run), args.data, args.horizon)
+    if args.plot:
+        plot_forecast(result, args.plot)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    else:
+        print(format_forecast(result))
+        if args.plot:
+            print(f"wrote {args.plot}")
+    return 0
+
+
+COMMANDS = (
+    Command("forecast", "forecast the steps after a series with a run", _arguments, _forecast),
+)

@@ -1,0 +1,43 @@
+"""What a forecast run serves under ``rnnkit serve``: ``GET /forecast``.
+
+    GET /forecast?horizon=12
+      -> {"target", "freq", "interval", "last_date", "forecast": [{"date", "value", "lower",
+          "upper"}, ...], "history": {"dates", "values"}}
+
+The series continued is the run's own data source, read with the run's settings; a horizon
+beyond what the run was trained for gets a 422.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from rnnkit.tasks.base import Section
+from rnnkit.tasks.forecast.use import LoadedForecaster, forecast
+
+STATIC = Path(__file__).parent / "static"
+
+
+def forecaster(fc: LoadedForecaster) -> Section:
+    """The ``/forecast`` route and page section of a forecast run."""
+    router = APIRouter()
+    trained = int(fc.series["horizon"])
+
+    @router.get("/forecast")
+    def ahead(
+        horizon: int = Query(trained, description=f"steps to forecast, 1 to {trained}"),
+    ) -> dict[str, Any]:
+        try:
+            return forecast(fc, None, horizon)
+        except ValueError as e:
+            raise HTTPException(status_code=422, detail=str(e)) from None
+
+    def health() -> dict[str, Any]:
+        return {"target_columns": fc.series["columns"], "freq": fc.series["freq"],
+                "horizon": trained}  # fmt: skip
+
+    return Section(router, "forecast", STATIC / "forecast.html", STATIC / "forecast.js",
+                   health=health)  # fmt: skip

@@ -1,0 +1,75 @@
+"""Language modelling: ``rnnkit train lm``, the network that predicts the next token.
+
+The task object: `rnnkit.tasks.lm.task` prepares the token streams, builds the model and
+reports it beside the Kneser-Ney baseline of `.ngram`; `.use` generates and completes text;
+`.engine` and `.inference` answer keystrokes from a state cache; `.export` writes the step
+as ONNX; `.commands` adds ``generate``, ``complete``, ``ingest`` and ``export``; `.routes`
+serves autocomplete (``/complete``, ``/feedback``) and its page section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnnkit.data.tokenizers import load_tokenizer, tokenizer_from_dict
+from rnnkit.models import LanguageModel
+from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
+from rnnkit.tasks.lm import task
+from rnnkit.tasks.lm.task import VOCAB_FILE, LMConfig, build_model, format_report
+from rnnkit.tasks.runner import load_run_weights, saved_config
+from rnnkit.train.distributed import Context
+
+SERVE_OPTIONS = (
+    Option("--int8", "int8", "lm: int8 dynamic quantization (faster)", type=None),
+    Option("--store", "store", "lm: SQLite file for feedback (default: the run's sqlite "
+           "source, else RUN/queries.db)", metavar="DB"),
+    Option("--cache-size", "cache_size", "lm: prefixes kept (default: 4096)", type=int),
+    Option("--max-batch", "max_batch", "lm: requests per forward pass (default: 32)", type=int),
+)  # fmt: skip
+
+
+class LanguageModelTask(Task):
+    name = "lm"
+    summary = "a language model: the next token of any text (autocomplete, generation)"
+    config_class = LMConfig
+    artefacts = (VOCAB_FILE,)
+    serve_options = SERVE_OPTIONS
+
+    def build(self, config: LMConfig, context: Context) -> Built:
+        return task.build(config, context)
+
+    def model(self, config: LMConfig, artefacts: dict[str, Any]) -> LanguageModel:
+        return build_model(config, tokenizer_from_dict(artefacts[VOCAB_FILE]).vocab_size)
+
+    def load(self, run_dir: str | Path) -> Any:
+        from rnnkit.tasks.lm.use import LoadedLM
+
+        path, config = saved_config(run_dir, self)
+        tokenizer = load_tokenizer(path / VOCAB_FILE)  # its errors name the file
+        model = build_model(config, tokenizer.vocab_size)
+        load_run_weights(path, model)
+        artefacts = {VOCAB_FILE: tokenizer.to_dict()}
+        return LoadedLM(self, config, model.eval(), path, artefacts, tokenizer)
+
+    def predict(self, loaded: Any, inputs: Sequence[str]) -> list[dict[str, Any]]:
+        from rnnkit.tasks.lm.use import complete
+
+        return [complete(loaded, text) for text in inputs]
+
+    def format_results(self, results: dict[str, Any]) -> str:
+        return format_report(results)
+
+    def commands(self) -> Sequence[Command]:
+        from rnnkit.tasks.lm.commands import COMMANDS
+
+        return COMMANDS
+
+    def serve(self, loaded: Any, **options: Any) -> Section:
+        from rnnkit.tasks.lm.routes import autocomplete
+
+        return autocomplete(loaded, **options)
+
+
+TASK = register(LanguageModelTask())

@@ -1,0 +1,114 @@
+"""Language modelling end to end on small text the tests write: train, score, complete."""
+
+import json
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.tasks import runner
+from rnnkit.tasks.lm.use import complete, generate
+from rnnkit.tasks.runner import load_run
+
+PHRASES = [
+    "what is the best food to eat in las vegas",
+    "we flew to las vegas last week",
+    "the lights of las vegas never sleep",
+    "my uncle moved to las vegas",
+    "is it hot in las vegas in june",
+]
+TINY = [
+    "model.embedding_dim=32",
+    "model.hidden_size=32",
+    "model.num_layers=1",
+    "model.dropout=0.0",
+    "data.lowercase=true",
+    "data.min_count=1",
+    "train.batch_size=4",
+    "train.bptt=12",
+    "train.lr=0.01",
+    "train.warmup_steps=0",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """60 short documents, one file each, that keep saying "las vegas"."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for i in range(60):
+        (folder / f"doc{i:02d}.txt").write_text(PHRASES[i % len(PHRASES)] + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def word_run(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lm"
+    overrides = [f"data.source={json.dumps(str(corpus))}", "train.epochs=15", *TINY]
+    runner.train("lm", out, overrides=overrides, quiet=True)
+    return out
+
+
+def test_learns_the_pattern_and_completes_it_at_top_1(word_run):
+    lm = load_run(word_run)
+    result = complete(lm, "What's the best food to eat in Las", k=3)
+    assert result["next"][0]["token"] == "vegas", result
+    assert result["next"][0]["probability"] > 0.5
+    assert result["unknown"] == ["what's"]  # not in the corpus: read as <unk>, not fatal
+    assert result["completions"][0]["text"].startswith("vegas")
+
+
+def test_results_compare_the_network_with_kneser_ney(word_run):
+    results = json.loads((word_run / "results.json").read_text())
+    for key in ("val_ppl", "test_ppl", "ngram_val_ppl", "ngram_test_ppl", "gain_vs_ngram"):
+        assert key in results
+    assert results["ngram_order"] == 3 and results["test_ppl"] < 3.0
+    assert json.loads((word_run / "vocab.json").read_text())["kind"] == "word"
+
+
+def test_generation_is_reproducible_and_long_prompts_work(word_run):
+    lm = load_run(word_run)
+    first = generate(lm, "we flew to", length=8, seed=3)
+    assert first == generate(lm, "we flew to", length=8, seed=3)
+    assert first.startswith("we flew to")
+    long_prompt = " ".join(PHRASES * 40)  # 1,300 words, far longer than any document
+    assert complete(lm, long_prompt, k=2)["next"]
+
+
+def test_character_level_reports_bits_per_character(corpus, tmp_path):
+    overrides = [f"data.source={json.dumps(str(corpus))}", "data.level=char", "train.epochs=2"]
+    _, result = runner.train("lm", tmp_path / "chars", overrides=[*overrides, *TINY], quiet=True)
+    assert 0 < result.results["test_bpc"] < 8 and "ngram_test_bpc" in result.results
+
+
+def test_cli_complete_and_generate_json(word_run, capsys):
+    assert main(["complete", str(word_run), "in las", "--json", "-k", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["next"]) == 2 and result["next"][0]["token"] == "vegas"
+    assert main(["generate", str(word_run), "--prime", "my uncle", "--seed", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"].startswith("my uncle")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["complete", "RUN", "  "], "give some text to complete"),
+        (["complete", "RUN", "las", "-k", "0"], "k must be a positive int, got 0"),
+        (["generate", "RUN", "--length", "0"], "length must be a positive int, got 0"),
+        (["complete", "missing-run", "las"], "run directory missing-run does not exist"),
+    ],
+)
+def test_cli_bad_use_is_one_line(word_run, capsys, argv, message):
+    argv = [str(word_run) if a == "RUN" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_bad_sources_are_clear_errors_and_write_nothing(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "blank.txt").write_text("   \n")
+    out = tmp_path / "run"
+    assert main(["train", "lm", "--data", str(empty), "--out", str(out)]) == 2
+    assert "has no text" in capsys.readouterr().err and not out.exists()
+    assert main(["train", "lm", "--data", str(tmp_path / "nope.txt"), "--out", str(out)]) == 2
+    assert "nope.txt" in capsys.readouterr().err and not out.exists()
