@@ -1,6 +1,6 @@
 """Labeled data for classification: digits, MNIST IDX files, texts, IMDB folders, numbers.
 
-Every file is made here; downloads are served by a patched `corpora.open_url` (no network).
+Every file is made here; downloads are served by a patched `remote.open_url` (no network).
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.data import corpora, images, labeled
+from rnnkit.data import images, remote
 from rnnkit.data.images import IDX_IMAGES, IDX_LABELS, load_digits_rows, load_mnist_rows, read_idx
 from rnnkit.data.labeled import (
     Example,
@@ -26,6 +26,7 @@ from rnnkit.data.labeled import (
     load_labeled_texts,
     read_numeric_rows,
 )
+from rnnkit.data.registry import DATASETS, MNIST_URL
 
 
 def no_network(url, timeout=None):
@@ -40,7 +41,7 @@ def serve(monkeypatch, files):
         asked.append(url)
         return io.BytesIO(files[url])
 
-    monkeypatch.setattr(corpora, "open_url", open_url)
+    monkeypatch.setattr(remote, "open_url", open_url)
     return asked
 
 
@@ -169,8 +170,9 @@ def mnist_server(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
     served = {}
     for name, data in mnist_files().items():
-        served[f"{images.MNIST_URL}{name}.gz"] = gz = gzip.compress(data, mtime=0)
-        monkeypatch.setitem(images.MNIST_FILES, name, md5(gz))
+        served[f"{MNIST_URL}{name}.gz"] = gzip.compress(data, mtime=0)
+    files = tuple(dataclasses.replace(r, md5=md5(served[r.url])) for r in DATASETS["mnist"].files)
+    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(DATASETS["mnist"], files=files))
     return served, tmp_path / "cache" / "mnist"
 
 
@@ -180,13 +182,13 @@ def test_mnist_downloads_once_checked_by_md5(monkeypatch, mnist_server):
     rows = load_mnist_rows()
     assert sorted(asked) == sorted(served) and rows.train_y.tolist() == [7, 2]
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in images.MNIST_FILES)
-    monkeypatch.setattr(corpora, "open_url", no_network)  # cached now
+    monkeypatch.setattr(remote, "open_url", no_network)  # cached now
     assert torch.equal(load_mnist_rows(offline=True).train_x, rows.train_x)
 
 
 def test_mnist_download_with_a_wrong_md5_saves_nothing(monkeypatch, mnist_server):
     served, folder = mnist_server
-    url = f"{images.MNIST_URL}train-images-idx3-ubyte.gz"
+    url = f"{MNIST_URL}train-images-idx3-ubyte.gz"
     serve(monkeypatch, served | {url: b"tampered"})
     with pytest.raises(ValueError, match="has md5 [0-9a-f]{32}, expected .*nothing was saved"):
         load_mnist_rows()
@@ -195,7 +197,7 @@ def test_mnist_download_with_a_wrong_md5_saves_nothing(monkeypatch, mnist_server
 
 def test_mnist_offline_says_where_to_put_the_files(monkeypatch, mnist_server):
     _, folder = mnist_server
-    monkeypatch.setattr(corpora, "open_url", no_network)
+    monkeypatch.setattr(remote, "open_url", no_network)
     with pytest.raises(ValueError, match="offline is set") as e:
         load_mnist_rows(offline=True)
     assert str(folder) in str(e.value) and "t10k-labels-idx1-ubyte.gz" in str(e.value)
@@ -242,9 +244,9 @@ def test_labeled_texts_other_columns_and_json_numbers(tmp_path):
         (
             "r.csv",
             "review,label\nfine,pos\n",
-            "no column 'text'; its columns are: 'review', 'label'",
+            "no column 'text'; its columns are: review, label$",
         ),
-        ("r.jsonl", '{"text": "a"}\n', "no column 'label'; its columns are: 'text'"),
+        ("r.jsonl", '{"text": "a"}\n', "no column 'label'; its columns are: text$"),
         ("r.csv", 'text,label\na,pos\n"two\nlines",neg\n  ,pos\n', "r.csv line 5: empty text"),
         ("r.csv", "text,label\na,pos\nb, \n", "r.csv line 3: empty label"),
         ("r.csv", "text,label\na,pos\nb\n", "r.csv line 3: no label"),
@@ -339,21 +341,23 @@ def imdb_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+IMDB_URL = DATASETS["imdb"].remote.url
+
+
 def serve_imdb(monkeypatch, archive, digest=None):
-    monkeypatch.setattr(
-        labeled, "IMDB", dataclasses.replace(labeled.IMDB, md5=digest or md5(archive))
-    )
-    return serve(monkeypatch, {labeled.IMDB.url: archive})
+    remote = dataclasses.replace(DATASETS["imdb"].remote, md5=digest or md5(archive))
+    monkeypatch.setitem(DATASETS, "imdb", dataclasses.replace(DATASETS["imdb"], files=(remote,)))
+    return serve(monkeypatch, {IMDB_URL: archive})
 
 
 def test_imdb_downloads_and_extracts_only_the_labeled_reviews(monkeypatch, imdb_cache):
     members = {f"aclImdb/{name}": text for name, text in REVIEWS.items()}
     asked = serve_imdb(monkeypatch, tarball(members | {"aclImdb/README": "read me"}))
     check_reviews(*load_imdb())
-    assert asked == [labeled.IMDB.url]
+    assert asked == [IMDB_URL]
     assert sorted(p.name for p in imdb_cache.iterdir()) == ["aclImdb", "aclImdb_v1.tar.gz"]
     assert not (imdb_cache / "aclImdb" / "train" / "unsup").exists()
-    monkeypatch.setattr(corpora, "open_url", no_network)  # extracted now
+    monkeypatch.setattr(remote, "open_url", no_network)  # extracted now
     check_reviews(*load_imdb(offline=True))
 
 
@@ -365,7 +369,7 @@ def test_imdb_download_with_a_wrong_md5_saves_nothing(monkeypatch, imdb_cache):
 
 
 def test_imdb_offline_says_where_to_put_the_archive(monkeypatch, imdb_cache):
-    monkeypatch.setattr(corpora, "open_url", no_network)
+    monkeypatch.setattr(remote, "open_url", no_network)
     with pytest.raises(ValueError, match="imdb is not downloaded yet and offline is set") as e:
         load_imdb(offline=True)
     assert str(imdb_cache / "aclImdb_v1.tar.gz") in str(e.value)
@@ -411,7 +415,7 @@ def test_numeric_rows_of_different_lengths(tmp_path):
         ("label,x\na,1,2,3\n", 2, "line 2: ragged row: 3 numbers is not a multiple of row_size 2"),
         ("label,x\na,1\nb\n", 1, "s.csv line 3: no numbers after the label"),
         ("label,x\na,1\n,2\n", 1, "s.csv line 3: empty label"),
-        ("x,y\n1,2\n", 1, "no column 'label'; its columns are: 'x', 'y'"),
+        ("x,y\n1,2\n", 1, "no column 'label'; its columns are: x, y$"),
         ("label,x\n", 1, "s.csv has no rows"),
         ("label,x\na,1\n", 0, "row_size must be a positive int, got 0"),
     ],

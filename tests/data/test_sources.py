@@ -11,9 +11,11 @@ import zipfile
 
 import pytest
 
-from rnnkit.data import corpora
-from rnnkit.data.corpora import CORPORA
+from rnnkit.data import corpora, remote
+from rnnkit.data.registry import DATASETS, names
 from rnnkit.data.sources import Document, load_documents, split_documents
+
+DOWNLOADED = [name for name in names("text") if DATASETS[name].files]
 
 # ---- the standard library's docstrings ----------------------------------------------------
 
@@ -165,7 +167,10 @@ def test_nothing_readable_is_an_error(notes, tmp_path, files, message):
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("nope.txt", r"unknown source 'nope\.txt': .*give 'stdlib', a named corpus"),
+        (
+            "nope.txt",
+            r"unknown source 'nope\.txt': .*give one of stdlib, tiny-shakespeare, wikitext-2, or",
+        ),
         ("missing/*.md", r"unknown source 'missing/\*\.md'"),
         ("sqlite:/x.db", r"write sqlite:///relative/path\.db or sqlite:////absolute"),
     ],
@@ -283,7 +288,7 @@ def no_network(url, timeout=None):
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(corpora, "open_url", no_network)
+    monkeypatch.setattr(remote, "open_url", no_network)
     return tmp_path / "cache"
 
 
@@ -316,9 +321,9 @@ def test_wikitext_from_a_placed_zip(cache):
         load_documents("wikitext-2")
 
 
-@pytest.mark.parametrize("name", sorted(CORPORA))
+@pytest.mark.parametrize("name", DOWNLOADED)
 def test_corpus_without_network_says_where_to_put_it(cache, name):
-    target = str(cache / CORPORA[name].filename)
+    target = str(cache / DATASETS[name].remote.filename)
     for offline, message in [(False, "needs a network connection once"), (True, "offline is set")]:
         with pytest.raises(ValueError, match=message) as e:
             load_documents(name, offline=offline)
@@ -340,22 +345,25 @@ class Reset(io.BytesIO):
 )
 def test_bad_download_leaves_nothing_and_a_good_one_is_kept(cache, monkeypatch, body, message):
     good = SPEECHES.encode()
-    checked = dataclasses.replace(CORPORA["tiny-shakespeare"], size=None)
-    checked = dataclasses.replace(checked, sha256=hashlib.sha256(good).hexdigest())
-    monkeypatch.setitem(CORPORA, "tiny-shakespeare", checked)
+    shakespeare = DATASETS["tiny-shakespeare"]
+    digest = hashlib.sha256(good).hexdigest()
+    checked = dataclasses.replace(shakespeare.remote, size=None, sha256=digest)
+    monkeypatch.setitem(
+        DATASETS, "tiny-shakespeare", dataclasses.replace(shakespeare, files=(checked,))
+    )
     stream = body if isinstance(body, io.IOBase) else io.BytesIO(body)
-    monkeypatch.setattr(corpora, "open_url", lambda url, timeout=None: stream)
+    monkeypatch.setattr(remote, "open_url", lambda url, timeout=None: stream)
     with pytest.raises(ValueError, match=message):
         load_documents("tiny-shakespeare")
     assert not list(cache.iterdir())
-    monkeypatch.setattr(corpora, "open_url", lambda url, timeout=None: io.BytesIO(good))
+    monkeypatch.setattr(remote, "open_url", lambda url, timeout=None: io.BytesIO(good))
     assert len(load_documents("tiny-shakespeare")) == 2
-    monkeypatch.setattr(corpora, "open_url", no_network)  # cached: no network needed now
+    monkeypatch.setattr(remote, "open_url", no_network)  # cached: no network needed now
     assert len(load_documents("tiny-shakespeare")) == 2
 
 
 def test_known_size_is_checked(cache, monkeypatch):
-    monkeypatch.setattr(corpora, "open_url", lambda url, timeout=None: io.BytesIO(b"short"))
+    monkeypatch.setattr(remote, "open_url", lambda url, timeout=None: io.BytesIO(b"short"))
     with pytest.raises(ValueError, match="has 5 bytes, expected 1115394; nothing was saved"):
         load_documents("tiny-shakespeare")
     assert not list(cache.iterdir())

@@ -176,7 +176,7 @@ def test_the_same_bytes_twice_change_nothing(store, tmp_path):
         ("gone.txt", None, None, "no such file: .*gone.txt; check the path"),
         ("q.csv", "query\nx\n", None, "has no column 'text'; its columns are: query$"),
         ("q.csv", "text\nx\n", "query", "has no column 'query'; its columns are: text$"),
-        ("q.jsonl", '{"q": "x"}\n', None, "no field 'text' in any line; its fields are: q$"),
+        ("q.jsonl", '{"q": "x"}\n', None, "has no column 'text'; its columns are: q$"),
         ("q.jsonl", '{"text": "a"}\n{oops\n', None, "line 2 is not valid JSON"),
         ("q.jsonl", '{"text": 5}\n', None, "line 1 holds a int, not text"),
         ("q.txt", b"caf\xe9\n", None, r"not UTF-8 text \(byte 3\); save it as UTF-8"),

@@ -1,23 +1,14 @@
-"""Corpora made once and kept in the cache folder: the stdlib's docstrings and public downloads.
+"""Text corpora: the stdlib's docstrings, extracted once, and the downloaded public corpora.
 
-The cache folder (`default_cache_dir`) holds two kinds of corpus, both returned as
-(document name, text) pairs that `rnnkit.data.sources` turns into documents:
+Both are returned as (document name, text) pairs, or (name, text, split) triples where the
+corpus has an official split, that `rnnkit.data.sources` turns into documents:
 
 - The standard library's docstrings (`stdlib_texts`), extracted from the running interpreter
   with `ast` and cached as JSON keyed by the Python version and the stdlib folder, because the
   extraction takes seconds and its result never changes for one interpreter.
-- Public corpora (`CORPORA`): a registry entry says where the file comes from, what its bytes
-  must be (when we know), and how it splits into documents. The first load downloads it to a
-  temporary file, checks it, and renames it into place, so an interrupted or corrupted
-  download never leaves a file that looks complete; later loads need no network. Without a
-  network, a user can put the file at the path the error message names.
-
-A digest is only recorded when it was verified against the real file, or is the one its
-publisher gives: an invented digest would reject every genuine download. Entries whose digest is
-unknown (None) are still checked for size when that is known, and are read defensively (a bad
-archive is a clear error). `RemoteFile` and `fetch` serve other downloads the same way (the
-MNIST and IMDB files of `rnnkit.data.labeled`), checked by sha256 or, where the publisher only
-gives one, by MD5.
+- Public corpora (`corpus_texts`): the text data sets of `rnnkit.data.registry`, downloaded
+  once into the cache folder by `rnnkit.data.remote.fetch`, then read by their ``layout``
+  (`READERS`). Files are read defensively: a bad archive is a clear error.
 """
 
 from __future__ import annotations
@@ -29,30 +20,30 @@ import os
 import re
 import sys
 import sysconfig
-import urllib.request
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from rnnkit import __version__
-from rnnkit.io import atomic_path, atomic_write_json
+from rnnkit.data.registry import dataset
+from rnnkit.data.remote import default_cache_dir, fetch
+from rnnkit.data.tables import read_text
+from rnnkit.io import atomic_write_json
 
-TIMEOUT_S = 30.0  # per socket operation: a stalled server fails instead of hanging forever
-CHUNK = 1 << 20
-# Some hosts refuse urllib's default "Python-urllib/3.x" agent with 403 Forbidden.
-USER_AGENT = f"rnnkit/{__version__}"
+__all__ = [
+    "READERS",
+    "SPLITS",
+    "corpus_texts",
+    "default_cache_dir",
+    "extract_stdlib_docstrings",
+    "read_tiny_shakespeare",
+    "read_wikitext",
+    "stdlib_texts",
+]
 
 Texts = list[tuple[str, str]]  # (document name, text) pairs, in corpus order
-
-
-def default_cache_dir() -> Path:
-    """The folder for downloads and cached extractions: ``$RNNKIT_CACHE`` or ``~/.cache/rnnkit``."""
-    env = os.environ.get("RNNKIT_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rnnkit"
+Parts = list[tuple[str, str, str | None]]  # (name, text, official split or None)
+SPLITS = ("train", "valid", "test")  # the official parts, named as WikiText and PTB name them
 
 
 # ---- the standard library's docstrings ----------------------------------------------------
@@ -197,9 +188,10 @@ def _paragraphs(text: str, prefix: str) -> Texts:
     return out
 
 
-def read_tiny_shakespeare(path: Path) -> Texts:
+def read_tiny_shakespeare(path: Path) -> Parts:
     """One document per speech (speaker line and verse, separated by blank lines)."""
-    return _paragraphs(path.read_text(encoding="utf-8"), "tiny-shakespeare")
+    texts = _paragraphs(read_text(path), "tiny-shakespeare")
+    return [(name, text, None) for name, text in texts]
 
 
 # A top-level WikiText heading is " = Title = "; sections are " = = Section = = ".
@@ -220,154 +212,38 @@ def _articles(text: str, prefix: str) -> Texts:
     return out
 
 
-def read_wikitext(path: Path, corpus: str = "wikitext-2") -> Texts:
+def read_wikitext(path: Path, corpus: str = "wikitext-2") -> Parts:
     """The train, valid and test files of a raw WikiText zip, in that order, split by article.
 
-    Document names keep the official part (``wikitext-2:valid:Title``); `split_documents`
-    re-splits all articles by position, so results are not comparable with published ones.
+    Each article carries its official part ("train", "valid", "test"), which
+    `split_documents` keeps, so scores are comparable with published ones; names say it too
+    (``wikitext-2:valid:Title``).
     """
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.namelist()
-            out: Texts = []
-            for part in ("train", "valid", "test"):
+            out: Parts = []
+            for part in SPLITS:
                 member = next((m for m in members if m.endswith(f"wiki.{part}.raw")), None)
                 if member is None:
                     raise ValueError(
                         f"{path} holds no wiki.{part}.raw; delete it so it is downloaded again"
                     )
                 text = archive.read(member).decode("utf-8")
-                out += _articles(text, f"{corpus}:{part}")
+                out += [(n, t, part) for n, t in _articles(text, f"{corpus}:{part}")]
     except (zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not a raw WikiText zip ({e}); delete it and retry") from e
     return out
 
 
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file downloaded once into the cache: its URL, its name there, and what it must be."""
-
-    url: str
-    filename: str  # under the cache folder
-    sha256: str | None = None  # hex digest of the file; None: not verified by us yet
-    # MD5 is no defence against tampering, but it is the only digest some publishers give
-    # (MNIST, IMDB); it still catches truncated and corrupted downloads.
-    md5: str | None = None
-    size: int | None = None  # bytes; None: unknown
-
-
-@dataclass(frozen=True, kw_only=True)
-class Corpus(RemoteFile):
-    """A public corpus: a `RemoteFile` and how to read it as documents."""
-
-    read: Callable[[Path], Texts]
-
-
-CORPORA: dict[str, Corpus] = {
-    # Karpathy's char-rnn Shakespeare: 1,115,394 ASCII characters (so bytes), the length
-    # char-rnn and nanoGPT runs print; its digest was never verified here, so it is not given.
-    "tiny-shakespeare": Corpus(
-        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
-        filename="tiny-shakespeare.txt",
-        read=read_tiny_shakespeare,
-        size=1_115_394,
-    ),
-    # Merity et al.'s raw WikiText-2 (CC BY-SA 3.0) from the first author's own site: the
-    # original research.metamind.io S3 address is reported to refuse downloads now.
-    "wikitext-2": Corpus(
-        url="https://wikitext.smerity.com/wikitext-2-raw-v1.zip",
-        filename="wikitext-2-raw-v1.zip",
-        read=read_wikitext,
-    ),
+# How each layout of a text data set reads (see `rnnkit.data.registry.DataSet.layout`).
+READERS: dict[str, Callable[[Path], Parts]] = {
+    "paragraphs": read_tiny_shakespeare,
+    "wikitext": read_wikitext,
 }
 
 
-def open_url(url: str, timeout: float = TIMEOUT_S) -> BinaryIO:
-    """Open ``url`` for reading (the one place that touches the network; tests replace it)."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    return urllib.request.urlopen(request, timeout=timeout)
-
-
-def _no_network(name: str, corpus: RemoteFile, path: Path, reason: object) -> ValueError:
-    return ValueError(
-        f"{name} needs a network connection once to download {corpus.url} ({reason}); "
-        f"to use it offline, put that file at {path}"
-    )
-
-
-def _digests(corpus: RemoteFile) -> dict[str, Any]:
-    """A running hash for each digest ``corpus`` records, by name ("sha256", "md5")."""
-    hashes = {"sha256": hashlib.sha256()}  # always: cheap next to the network
-    if corpus.md5 is not None:
-        hashes["md5"] = hashlib.md5(usedforsecurity=False)  # allowed on FIPS systems
-    return hashes
-
-
-def _check(name: str, corpus: RemoteFile, path: Path, size: int, digests: dict[str, str]) -> None:
-    """Raise when the downloaded bytes are not the expected ones."""
-    expected = {"sha256": corpus.sha256, "md5": corpus.md5}
-    wrong = [kind for kind, want in expected.items() if want and digests[kind] != want.lower()]
-    if corpus.size is not None and size != corpus.size:
-        problem = f"{size} bytes, expected {corpus.size}"
-    elif wrong:
-        problem = f"{wrong[0]} {digests[wrong[0]]}, expected {expected[wrong[0]]}"
-    else:
-        return
-    raise ValueError(
-        f"{name}: the download of {corpus.url} has {problem}; nothing was saved; "
-        f"try again later, or put a verified copy at {path}"
-    )
-
-
-def download(name: str, corpus: RemoteFile, path: Path) -> None:
-    """Fetch ``corpus`` to ``path``: a temporary sibling, checked, then renamed into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(
-            f"cannot create the cache folder {path.parent} ({e.strerror}); "
-            "set RNNKIT_CACHE to a writable folder"
-        ) from e
-    try:
-        response = open_url(corpus.url)
-    except (OSError, HTTPException) as e:  # URLError, timeouts and resets are OSErrors
-        raise _no_network(name, corpus, path, getattr(e, "reason", e)) from e
-    hashes, size = _digests(corpus), 0
-    # A failed check raises inside atomic_path, which then removes the temporary file.
-    with response, atomic_path(path) as tmp, open(tmp, "xb") as f:
-        while True:
-            try:
-                chunk = response.read(CHUNK)
-            except (OSError, HTTPException) as e:
-                raise _no_network(name, corpus, path, e) from e
-            if not chunk:
-                break
-            f.write(chunk)
-            for running in hashes.values():
-                running.update(chunk)
-            size += len(chunk)
-        digests = {kind: running.hexdigest() for kind, running in hashes.items()}
-        _check(name, corpus, path, size, digests)
-
-
-def fetch(name: str, remote: RemoteFile, cache_dir: Path, *, offline: bool = False) -> Path:
-    """The path of ``remote`` in ``cache_dir``, downloading it first unless it is there.
-
-    ``name`` names the data set in messages. ``offline=True`` makes a missing file an error
-    that says where to put it, instead of a download.
-    """
-    path = cache_dir / remote.filename
-    if not path.is_file():
-        if offline:
-            raise ValueError(
-                f"{name} is not downloaded yet and offline is set; run once with a network "
-                f"connection, or put {remote.url} at {path}"
-            )
-        download(name, remote, path)
-    return path
-
-
-def corpus_texts(name: str, cache_dir: Path, *, offline: bool = False) -> Texts:
-    """The documents of the named corpus, downloading its file first unless it is cached."""
-    corpus = CORPORA[name]
-    return corpus.read(fetch(name, corpus, cache_dir, offline=offline))
+def corpus_texts(name: str, cache_dir: Path, *, offline: bool = False) -> Parts:
+    """The documents of the named text corpus, downloading its file first unless cached."""
+    corpus = dataset(name, "text")
+    return READERS[corpus.layout](fetch(name, corpus.remote, cache_dir, offline=offline))

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnkit.data.corpora import RemoteFile, default_cache_dir, download
+from rnnkit.data.registry import MNIST_URL, dataset
+from rnnkit.data.remote import default_cache_dir, download
 
 __all__ = [
     "IDX_IMAGES",
@@ -71,15 +72,8 @@ def load_digits_rows(test_fraction: float = 0.2, seed: int = 0) -> ImageRows:
 
 # ---- MNIST: IDX files -----------------------------------------------------------------------
 
-MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-# The four files (each downloaded as NAME.gz) and the MD5 of the .gz as published (the digests
-# torchvision checks); the publisher gives no sha256.
-MNIST_FILES = {
-    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
-}
+# The four files, each downloaded as NAME.gz (declared with their MD5s in the registry).
+MNIST_FILES = tuple(remote.filename.removesuffix(".gz") for remote in dataset("mnist").files)
 # IDX magic numbers: two zero bytes, the type (0x08: unsigned bytes), the number of dimensions.
 IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801  # 2051, 2049
 
@@ -166,7 +160,7 @@ def _present(folder: Path, name: str) -> Path | None:
 
 def _mnist_cache(cache: Path, offline: bool) -> Path:
     """The cache's MNIST folder, with the files it lacks downloaded (checked by MD5)."""
-    folder = cache / "mnist"
+    folder = cache / dataset("mnist").folder
     missing = [name for name in MNIST_FILES if _present(folder, name) is None]
     if missing and offline:
         files = ", ".join(f"{name}.gz" for name in missing)
@@ -174,9 +168,9 @@ def _mnist_cache(cache: Path, offline: bool) -> Path:
             f"MNIST is not downloaded yet and offline is set; run once with a network "
             f"connection, or put {files} (from {MNIST_URL}) in {folder}"
         )
+    remotes = {remote.filename: remote for remote in dataset("mnist").files}
     for name in missing:
-        remote = RemoteFile(f"{MNIST_URL}{name}.gz", f"{name}.gz", md5=MNIST_FILES[name])
-        download("mnist", remote, folder / remote.filename)
+        download("mnist", remotes[f"{name}.gz"], folder / f"{name}.gz")
     return folder
 
 

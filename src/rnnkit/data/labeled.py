@@ -15,8 +15,6 @@ fix is a one-line ValueError that names the file, the line and what to do.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import shutil
@@ -29,8 +27,9 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.data import jsonl
-from rnnkit.data.corpora import RemoteFile, default_cache_dir, fetch
+from rnnkit.data.registry import dataset
+from rnnkit.data.remote import default_cache_dir, fetch
+from rnnkit.data.tables import read_table, read_text
 
 __all__ = [
     "Example",
@@ -59,73 +58,15 @@ def load_labeled_texts(
     removed; a JSON number becomes its ``str`` (``1`` -> ``"1"``). Every row needs a
     non-empty text and label: a row without one is an error naming its line.
     """
-    path = _table_file(source, (".csv", ".tsv", ".jsonl"))
-    if path.suffix.lower() == ".jsonl":
-        columns, records = _jsonl_records(path)
-    else:
-        rows = _csv_rows(path)
-        columns = rows[0][1] if rows else []
-        records = [(line, dict(zip(columns, fields, strict=False))) for line, fields in rows[1:]]
-    _check_table(path, len(records), columns, (text_column, label_column), "example")
+    table = read_table(source)
+    table.require_rows("example")
+    table.require(text_column, label_column)
     examples = []
-    for line, record in records:
-        where = f"{path} line {line}"
-        text = _cell(record.get(text_column), where, "text", numbers=False)
-        examples.append(Example(text, _cell(record.get(label_column), where, "label").strip()))
+    for row in table.rows:
+        where = f"{table.path} line {row.line}"
+        text = _cell(row.get(text_column), where, "text", numbers=False)
+        examples.append(Example(text, _cell(row.get(label_column), where, "label").strip()))
     return examples
-
-
-def _table_file(source: str | Path, suffixes: tuple[str, ...]) -> Path:
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    if path.suffix.lower() not in suffixes:
-        raise ValueError(f"{path} must be a {'/'.join(suffixes)} file (by its name's ending)")
-    return path
-
-
-def _check_table(
-    path: Path, rows: int, columns: Sequence[str], wanted: Sequence[str], unit: str
-) -> None:
-    """Raise when the table has no rows or lacks one of the ``wanted`` columns."""
-    if not rows:
-        raise ValueError(f"{path} has no rows; it needs a header and one row per {unit}")
-    for column in wanted:
-        if column not in columns:
-            listed = ", ".join(map(repr, columns)) or "(none)"
-            raise ValueError(f"{path} has no column {column!r}; its columns are: {listed}")
-
-
-def _utf8(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text ({e.reason}); save it as UTF-8") from e
-
-
-def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(first line number, fields) of each non-blank CSV/TSV row, the header included."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(_utf8(path), newline=""), delimiter=delimiter)
-    rows, start = [], 1
-    try:
-        for fields in reader:
-            if fields:  # a blank line is an empty list
-                rows.append((start, fields))
-            start = reader.line_num + 1  # a quoted field may span lines
-    except csv.Error as e:  # a NUL byte, an overlong field
-        raise ValueError(f"{path} line {reader.line_num}: {e}; fix that line") from e
-    return rows
-
-
-def _jsonl_records(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
-    """(every key seen, in order; (line number, object) of each non-blank line)."""
-    keys: dict[str, None] = {}
-    records = []
-    for number, record in jsonl.objects(path, _utf8(path)):
-        keys.update(dict.fromkeys(record))
-        records.append((number, record))
-    return list(keys), records
 
 
 def _cell(value: object, where: str, what: str, numbers: bool = True) -> str:
@@ -143,11 +84,6 @@ def _cell(value: object, where: str, what: str, numbers: bool = True) -> str:
 
 # ---- IMDB reviews ---------------------------------------------------------------------------
 
-IMDB = RemoteFile(
-    url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-    filename="aclImdb_v1.tar.gz",
-    md5="7c2ac02c03563afcf9b574c7e56c153a",  # as published (torchtext checks the same)
-)
 IMDB_PARTS = ("train/neg", "train/pos", "test/neg", "test/pos")
 _LINE_BREAK = re.compile(r"<br\s*/?>")  # the reviews mark paragraphs with "<br />"
 
@@ -196,7 +132,7 @@ def _reviews(root: Path, split: str) -> list[Example]:
         if not files:
             raise ValueError(f"{root / split / label} has no .txt reviews")
         for path in files:
-            text = _LINE_BREAK.sub("\n", _utf8(path))
+            text = _LINE_BREAK.sub("\n", read_text(path))
             examples.append(Example(_cell(text, str(path), "text"), label))
     return examples
 
@@ -205,7 +141,7 @@ def _imdb_cache(cache: Path, offline: bool) -> Path:
     """``aclImdb`` in the cache, downloaded (checked by MD5) and extracted first if missing."""
     target = cache / "aclImdb"
     if not target.is_dir():
-        _extract_imdb(fetch("imdb", IMDB, cache, offline=offline), target)
+        _extract_imdb(fetch("imdb", dataset("imdb").remote, cache, offline=offline), target)
     return target
 
 
@@ -257,14 +193,14 @@ def read_numeric_rows(
     """
     if isinstance(row_size, bool) or not isinstance(row_size, int) or row_size < 1:
         raise ValueError(f"row_size must be a positive int, got {row_size!r}")
-    path = _table_file(source, (".csv", ".tsv"))
-    rows = _csv_rows(path)
-    header = rows[0][1] if rows else []
-    _check_table(path, len(rows[1:]), header, (label_column,), "sequence")
-    at = header.index(label_column)
+    table = read_table(source, (".csv", ".tsv"))
+    table.require_rows("sequence")
+    table.require(label_column)
+    at = table.columns.index(label_column)
     sequences, labels = [], []
-    for line, fields in rows[1:]:
-        where = f"{path} line {line}"
+    for row in table.rows:
+        line, fields = row.line, row.fields
+        where = f"{table.path} line {line}"
         labels.append(_cell(fields[at] if at < len(fields) else None, where, "label").strip())
         cells = [(column, cell) for column, cell in enumerate(fields, 1) if column != at + 1]
         while cells and not cells[-1][1].strip():

@@ -14,6 +14,7 @@ and last the missing-value policy. Every problem a user can fix is a one-line Va
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset
+
+from rnnkit.data.registry import DataSet, dataset, parse_source
+from rnnkit.data.registry import names as dataset_names
+from rnnkit.data.tables import check_file, no_column, read_text
 
 __all__ = [
     "MISSING",
@@ -42,8 +47,6 @@ SEASONS: dict[str, int] = (
     | dict.fromkeys(("QE", "QS", "BQE", "BQS"), 4)
 )
 MISSING = ("error", "interpolate", "ffill")
-# The bundled series and their seasons; 11 years is the approximate solar (Schwabe) cycle.
-BUNDLED = {"co2": 52, "sunspots": 11}
 FREQ_HINT = "like D, B, h, W-SUN, MS, ME, QS or YS"
 
 
@@ -95,13 +98,14 @@ def load_series(
     Both need no network.
     """
     _check_options(missing, max_gap, season)
-    where = str(source)
-    if where in BUNDLED:
+    where, bundled = str(source), _bundled_set(source)
+    if bundled is not None:
         frame, lines = _bundled(where, date_column, freq), None
         names = _value_columns(list(frame.columns), None, columns, where)
         missing, max_gap = "interpolate", len(frame)  # the bundled series' known gaps
     else:
-        path = _series_file(Path(source).expanduser())
+        give = f"a .csv or .tsv file, or one of {', '.join(dataset_names('series'))}"
+        path = check_file(source, (".csv", ".tsv"), give)
         where = str(path)
         table = _read_table(path)
         date_column = _date_column(table, date_column, path)
@@ -116,7 +120,7 @@ def load_series(
     _check_length(len(frame), where, " once the rows before every column has a value are gone")
     freqstr = frame.index.freqstr
     if season is None:
-        season = BUNDLED[where] if where in BUNDLED else season_of(freqstr)
+        season = bundled.season if bundled is not None else season_of(freqstr)
     filled = int(holes.to_numpy().sum())
     return SeriesData(frame, target, freqstr, season, where, filled, holes, missing)
 
@@ -178,19 +182,17 @@ def _offset(freq: str) -> BaseOffset:
 # ---- reading a file ---------------------------------------------------------------------
 
 
-def _series_file(path: Path) -> Path:
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no such file: {path}; give a .csv or .tsv file, or one of {', '.join(BUNDLED)}"
-        )
-    if not path.is_file() or path.suffix.lower() not in (".csv", ".tsv"):
-        raise ValueError(f"{path} must be a .csv or .tsv file (by its name's ending)")
-    return path
+def _bundled_set(source: str | Path) -> DataSet | None:
+    """The named series ``source`` names, or None for a file; another kind's name is an error."""
+    if parse_source(source).form != "named":
+        return None
+    return dataset(str(source), "series")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
     """Every cell as text (NaN where empty or NA-like), indexed by its line number."""
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    text = read_text(path)  # UTF-8 without a byte-order mark; binary files are refused
     try:
         with warnings.catch_warnings():
             # Rows longer than the header: pandas would warn and drop the extra fields.
@@ -198,9 +200,8 @@ def _read_table(path: Path) -> pd.DataFrame:
             # Blank lines are kept while reading so that row i stays line i + 2; index_col=False:
             # never take the first column as the index.
             table = pd.read_csv(
-                path, sep=sep, dtype=str, index_col=False, skip_blank_lines=False,
-                encoding="utf-8-sig",
-            )  # fmt: skip
+                io.StringIO(text), sep=sep, dtype=str, index_col=False, skip_blank_lines=False
+            )
     except pd.errors.ParserWarning as e:
         raise ValueError(
             f"{path} has rows with more fields than its header line; name every column"
@@ -209,8 +210,6 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path} is empty; it needs a header line and one row per date") from e
     except pd.errors.ParserError as e:
         raise ValueError(f"{path}: {str(e).strip()}; fix that line") from e
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text ({e.reason}); save it as UTF-8") from e
     table.index = table.index + 2  # the header is line 1
     table = table.dropna(how="all")  # blank lines
     _check_length(len(table), path)
@@ -226,8 +225,7 @@ def _date_column(table: pd.DataFrame, date_column: str | None, path: Path) -> st
     if date_column is None:
         return table.columns[0]
     if date_column not in table.columns:
-        listed = ", ".join(map(repr, table.columns))
-        raise ValueError(f"{path} has no date column {date_column!r}; its columns are: {listed}")
+        raise no_column(path, date_column, table.columns, what="date ")
     return date_column
 
 
@@ -291,8 +289,7 @@ def _value_columns(
     names = [c for c in available if c != date_column] if columns is None else list(columns)
     for name in names:
         if name not in available:
-            listed = ", ".join(map(repr, available))
-            raise ValueError(f"{where} has no column {name!r}; its columns are: {listed}")
+            raise no_column(where, name, available)
     if date_column in names:
         raise ValueError(f"{date_column!r} is the date column of {where}; leave it out of columns")
     if not names:

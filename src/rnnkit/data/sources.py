@@ -1,59 +1,75 @@
 """Text sources: where the documents a language model reads come from.
 
 `load_documents(source)` turns one string into a list of `Document` (a name saying where the
-text came from, and the text). ``source`` is tried as these forms, in this order:
+text came from, and the text). ``source`` is classified once by
+`rnnkit.data.registry.parse_source`, then read as one of these forms:
 
 1. ``"stdlib"`` (the default; no download, same text on every machine with the same Python):
    the docstrings of the running interpreter's standard library, one document per module,
    class, function or async function docstring (see `rnnkit.data.corpora`), cached as
    JSON in the cache folder after the first extraction.
 2. A named public corpus, ``"tiny-shakespeare"`` or ``"wikitext-2"`` (raw): downloaded once
-   into the cache folder, then read offline (`rnnkit.data.corpora`).
+   into the cache folder, then read offline (`rnnkit.data.corpora`). WikiText's articles
+   carry their official part (train, valid, test).
 3. SQLite: ``"sqlite:///relative/path.db"`` or ``"sqlite:////absolute/path.db"`` (SQLAlchemy's
    spelling), or an existing ``.db``/``.sqlite``/``.sqlite3`` file: one document per row of
    ``table`` (default ``"queries"``), from ``column`` (default ``"text"``), in rowid order,
    through a read-only connection (loading never creates or changes a database). When the
    table has an integer column ``count`` (as `rnnkit.data.store.QueryStore` writes it), each
    document carries that count: how many times the text was typed.
-4. An existing ``.csv``, ``.tsv`` (tab-separated) or ``.jsonl`` (one JSON object per line)
-   file: one document per row, from ``column`` (default ``"text"``).
+4. A ``.csv``, ``.tsv`` (tab-separated) or ``.jsonl`` (one JSON object per line) file, read
+   by `rnnkit.data.tables`: one document per row, from ``column`` (default ``"text"``).
 5. An existing text file (one document), or a folder: one document per file under it,
    recursively, sorted by path; hidden files and folders (``.git``) are tool metadata and
-   are skipped.
+   are skipped. A folder that holds an official split, ``train.txt``, ``valid.txt`` and
+   ``test.txt`` (or the WikiText and Penn Treebank names, `OFFICIAL_LAYOUTS`), is read as
+   those three documents, each carrying its part; its other files are not read.
 6. A glob such as ``"notes/*.md"`` or ``"docs/**/*.txt"``: one document per matching file.
 
 Files must be UTF-8 text (a byte-order mark is dropped, line endings become ``\\n``): binary
 files (a NUL byte) and other encodings are skipped with a warning naming them. Documents that
 are empty or whitespace are dropped; a source with none left is an error.
 
-`split_documents` is the fixed train / validation / test split of the language model task.
+`split_documents` is the train / validation / test split of the language model task: the
+official parts when every document has one, else a fixed rule by position.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import glob
-import json
 import os
 import sqlite3
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from rnnkit.data.corpora import CORPORA, corpus_texts, default_cache_dir, stdlib_texts
-from rnnkit.data.store import sqlite_path
+from rnnkit.data.corpora import SPLITS, corpus_texts, stdlib_texts
+from rnnkit.data.registry import SQLITE_SUFFIXES, Source, dataset, describe, parse_source
+from rnnkit.data.remote import default_cache_dir
+from rnnkit.data.tables import NotText, no_column, read_table, read_text
 
-__all__ = ["Document", "default_cache_dir", "load_documents", "split_documents"]
+__all__ = [
+    "OFFICIAL_LAYOUTS",
+    "SQLITE_SUFFIXES",
+    "Document",
+    "Split",
+    "default_cache_dir",
+    "load_documents",
+    "split_documents",
+]
 
-FORMS = (
-    "'stdlib', a named corpus (" + ", ".join(CORPORA) + "), an existing text file or folder, "
-    "a glob like 'notes/*.md', a .csv/.tsv/.jsonl file, or sqlite:///file.db"
+FORMS = describe("text")
+# Folders that hold an official split: the file names of its train, valid and test parts
+# (PyTorch's word-language-model data, the WikiText archives, Mikolov's Penn Treebank).
+OFFICIAL_LAYOUTS = (
+    ("train.txt", "valid.txt", "test.txt"),
+    ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
+    ("wiki.train.raw", "wiki.valid.raw", "wiki.test.raw"),
+    ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
 )
-TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".jsonl"})
-SQLITE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
 T = TypeVar("T")
 
 
@@ -63,12 +79,14 @@ class Document:
 
     ``name`` says where it came from: ``"notes/a.txt"``, ``"data.csv:row 12"``,
     ``"stdlib:json/decoder.py:JSONDecoder.decode"``. ``count`` (default 1) is how many times
-    the text occurs, e.g. how often a query was typed (a SQLite ``count`` column).
+    the text occurs, e.g. how often a query was typed (a SQLite ``count`` column). ``split``
+    is the official part the document belongs to ("train", "valid" or "test"), or None.
     """
 
     name: str
     text: str
     count: int = 1
+    split: str | None = None
 
 
 def load_documents(
@@ -88,49 +106,82 @@ def load_documents(
     message for anything the user can fix.
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = Path(source).expanduser()
-    suffix = path.suffix.lower()
-    if source == "stdlib":
-        kind, documents = "stdlib", [Document(*pair) for pair in stdlib_texts(cache)]
-    elif source in CORPORA:
+    parsed = parse_source(source)
+    if parsed.form == "named" and dataset(source, "text").layout == "stdlib":
+        documents = [Document(*pair) for pair in stdlib_texts(cache)]
+    elif parsed.form == "named":
         texts = corpus_texts(source, cache, offline=offline)
-        kind, documents = "corpus", [Document(*pair) for pair in texts]
-    elif source.startswith("sqlite:") or (path.is_file() and suffix in SQLITE_SUFFIXES):
-        db = sqlite_path(source)
-        kind, documents = "sqlite", _from_sqlite(db, table or "queries", column or "text")
-    elif path.is_file() and suffix in TABLE_SUFFIXES:
-        read = _from_jsonl if suffix == ".jsonl" else _from_csv
-        kind, documents = "table", read(path, column or "text")
+        documents = [Document(name, text, split=split) for name, text, split in texts]
+    elif parsed.form == "sqlite" and parsed.path is not None:
+        documents = _from_sqlite(parsed.path, table or "queries", column or "text")
+    elif parsed.form == "table" and parsed.path is not None:
+        documents = _from_table(parsed.path, column or "text")
+    elif parsed.form == "folder" and (official := _official(parsed.path)):
+        documents = _from_official(source, official)
     else:
-        kind, documents = "files", _from_files(source, _files(source, path))
-    _warn_unused(kind, column, table)
+        documents = _from_files(source, _files(parsed))
+    _warn_unused(parsed.form, column, table)
     documents = [d for d in documents if d.text.strip()]
     if not documents:
         raise ValueError(f"{source} has no text")
     return documents
 
 
-def split_documents(documents: Sequence[T], every: int = 20) -> tuple[list[T], list[T], list[T]]:
-    """(train, validation, test): document i is test when i % every == every - 1, validation
-    when i % every == every - 2, else train (90/5/5 with the default 20).
+class Split(tuple, Generic[T]):
+    """The three parts of a split, ``(train, val, test)``, and the ``rule`` that made them:
+    "official" (the documents' own parts) or "i % 20" (by position). It unpacks and compares
+    as the tuple of the three lists."""
 
-    Every part samples the whole corpus, in corpus order, and no document is cut in two.
+    rule: str
+
+    def __new__(cls, train: list[T], val: list[T], test: list[T], rule: str) -> Split[T]:
+        parts = super().__new__(cls, (train, val, test))
+        parts.rule = rule
+        return parts
+
+    @property
+    def train(self) -> list[T]:
+        return self[0]
+
+    @property
+    def val(self) -> list[T]:
+        return self[1]
+
+    @property
+    def test(self) -> list[T]:
+        return self[2]
+
+
+def split_documents(documents: Sequence[T], every: int = 20) -> Split[T]:
+    """(train, validation, test) of ``documents``, as a `Split` that names its rule.
+
+    When every document has an official part (`Document.split`: a WikiText corpus, a folder
+    of train.txt, valid.txt and test.txt) that part is kept: rule "official". Otherwise
+    document i is test when i % every == every - 1, validation when i % every == every - 2,
+    else train (90/5/5 with the default 20): rule "i % 20". Every part keeps corpus order,
+    and no document is cut in two.
     """
     if isinstance(every, bool) or not isinstance(every, int) or every < 3:
         raise ValueError(f"every must be an int of at least 3, got {every!r}")
+    splits = [getattr(document, "split", None) for document in documents]
+    if splits and all(split in SPLITS for split in splits):
+        parts: dict[str, list[T]] = {name: [] for name in SPLITS}
+        for document, split in zip(documents, splits, strict=True):
+            parts[split].append(document)
+        return Split(parts["train"], parts["valid"], parts["test"], "official")
     train: list[T] = []
     val: list[T] = []
     test: list[T] = []
     for i, document in enumerate(documents):
         part = test if i % every == every - 1 else val if i % every == every - 2 else train
         part.append(document)
-    return train, val, test
+    return Split(train, val, test, f"i % {every}")
 
 
-def _warn_unused(kind: str, column: str | None, table: str | None) -> None:
-    if table is not None and kind != "sqlite":
+def _warn_unused(form: str, column: str | None, table: str | None) -> None:
+    if table is not None and form != "sqlite":
         warnings.warn(f"table={table!r} only applies to SQLite sources; ignored", stacklevel=3)
-    if column is not None and kind not in ("sqlite", "table"):
+    if column is not None and form not in ("sqlite", "table"):
         warnings.warn(
             f"column={column!r} only applies to CSV/TSV/JSONL/SQLite sources; ignored",
             stacklevel=3,
@@ -145,49 +196,47 @@ def _listed(items: list[str], limit: int = 10) -> str:
 # ---- files, folders and globs -------------------------------------------------------------
 
 
-def _files(source: str, path: Path) -> list[Path]:
+def _visible(folder: Path) -> list[Path]:
+    """The files under ``folder``, recursively, sorted by path; hidden files and folders
+    (``.git``) are tool metadata and are left out."""
+    found = []
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(parent, n) for n in names if not n.startswith(".")]
+    return sorted(found, key=lambda p: p.parts)
+
+
+def _files(source: Source) -> list[Path]:
     """The files ``source`` names, sorted; ValueError when it names none."""
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        found = []
-        for folder, dirs, names in os.walk(path):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [Path(folder, n) for n in names if not n.startswith(".")]
+    if source.form == "folder" and source.path is not None:
+        found = _visible(source.path)
         if not found:
-            raise ValueError(f"{source} is a folder with no files in it")
-        return sorted(found, key=lambda p: p.parts)
-    if any(c in source for c in "*?["):
-        matches = [Path(m) for m in glob.glob(os.path.expanduser(source), recursive=True)]
+            raise ValueError(f"{source.text} is a folder with no files in it")
+        return found
+    if source.form == "file" and source.path is not None:
+        return [source.path]
+    if source.form == "glob":
+        matches = [Path(m) for m in glob.glob(os.path.expanduser(source.text), recursive=True)]
         found = sorted((p for p in matches if p.is_file()), key=lambda p: p.parts)
         if found:
             return found
-    raise ValueError(f"unknown source {source!r}: no such file, folder or glob match; give {FORMS}")
+    raise ValueError(
+        f"unknown source {source.text!r}: no such file, folder or glob match; give {FORMS}"
+    )
 
 
-def _read_text(path: Path) -> tuple[str | None, str]:
-    """(text, "") or (None, why it was skipped)."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return None, f"unreadable: {e.strerror}"
-    if b"\0" in data:  # binary formats, and UTF-16/32 text, hold NUL bytes
-        return None, "binary"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, "not UTF-8"
-    return text.replace("\r\n", "\n").replace("\r", "\n"), ""
+def _read(path: Path) -> str:
+    """The UTF-8 text of ``path`` with line endings made ``\\n``."""
+    return read_text(path).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _from_files(source: str, files: list[Path]) -> list[Document]:
     documents, skipped = [], []
     for path in files:
-        text, why = _read_text(path)
-        if text is None:
-            skipped.append(f"{path.as_posix()} ({why})")
-        else:
-            documents.append(Document(path.as_posix(), text))
+        try:
+            documents.append(Document(path.as_posix(), _read(path)))
+        except NotText as e:
+            skipped.append(f"{path.as_posix()} ({e.reason})")
     if skipped and not documents:
         raise ValueError(
             f"no text found in {source} ({len(skipped)} files skipped: {_listed(skipped)})"
@@ -200,12 +249,30 @@ def _from_files(source: str, files: list[Path]) -> list[Document]:
     return documents
 
 
+def _official(folder: Path | None) -> dict[str, Path]:
+    """{part: file} of the first `OFFICIAL_LAYOUTS` whose three files ``folder`` holds."""
+    for layout in OFFICIAL_LAYOUTS if folder is not None else ():
+        files = [folder / name for name in layout]
+        if all(f.is_file() for f in files):
+            return dict(zip(SPLITS, files, strict=True))
+    return {}
+
+
+def _from_official(source: str, official: dict[str, Path]) -> list[Document]:
+    """One document per part, carrying its part; the folder's other files are not read."""
+    folder = next(iter(official.values())).parent
+    others = [p.relative_to(folder).as_posix() for p in _visible(folder)]
+    others = [name for name in others if folder / name not in official.values()]
+    if others:
+        warnings.warn(
+            f"{source} holds the official split ({', '.join(p.name for p in official.values())})"
+            f"; its other files are not read: {_listed(others)}",
+            stacklevel=3,
+        )
+    return [Document(path.as_posix(), _read(path), split=part) for part, path in official.items()]
+
+
 # ---- tables: CSV, TSV, JSON lines, SQLite -------------------------------------------------
-
-
-def _no_column(where: object, column: str, columns: Sequence[str]) -> ValueError:
-    listed = ", ".join(columns) or "(none)"
-    return ValueError(f"{where} has no column {column!r}; its columns are: {listed}")
 
 
 def _cell(value: object, where: str) -> str:
@@ -217,51 +284,21 @@ def _cell(value: object, where: str) -> str:
     )
 
 
-def _from_csv(path: Path, column: str) -> list[Document]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            if column not in (reader.fieldnames or []):
-                raise _no_column(path, column, reader.fieldnames or [])
-            try:
-                return [
-                    Document(f"{path.as_posix()}:row {i}", _cell(row[column], f"{path} row {i}"))
-                    for i, row in enumerate(reader, start=1)
-                ]
-            except csv.Error as e:  # an overlong field, a NUL byte
-                raise ValueError(f"{path} line {reader.line_num}: {e}; fix that line") from e
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text; save it as UTF-8") from e
-
-
-def _from_jsonl(path: Path, column: str) -> list[Document]:
-    """One document per object holding ``column``; objects without it are skipped."""
-    documents, keys = [], set()
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text; save it as UTF-8") from e
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(
-                f"{where} is not valid JSON ({e.msg}); write one object per line"
-            ) from e
-        if not isinstance(row, dict):
-            raise ValueError(f"{where} is a JSON {type(row).__name__}, not an object")
-        keys.update(row)
-        if column in row:
-            documents.append(
-                Document(f"{path.as_posix()}:line {number}", _cell(row[column], where))
-            )
-    if keys and not documents:
-        raise _no_column(path, column, sorted(keys))
-    return documents
+def _from_table(path: Path, column: str) -> list[Document]:
+    """One document per row of a CSV/TSV file (named by its row number), or per line of a
+    JSON-lines file that holds ``column`` (named by its line number)."""
+    table = read_table(path)
+    table.require(column)
+    if table.jsonl:  # objects without the field are skipped
+        rows = [row for row in table.rows if column in row.record]
+        unit = [f"line {row.line}" for row in rows]
+    else:
+        rows = table.rows
+        unit = [f"row {i}" for i in range(1, len(rows) + 1)]
+    return [
+        Document(f"{path.as_posix()}:{at}", _cell(row.get(column), f"{path} line {row.line}"))
+        for at, row in zip(unit, rows, strict=True)
+    ]
 
 
 def _quoted(identifier: str) -> str:
@@ -283,7 +320,7 @@ def _from_sqlite(path: Path, table: str, column: str) -> list[Document]:
             info = db.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()
             columns = [row[1] for row in info]
             if column not in columns:
-                raise _no_column(f"{path} table {table!r}", column, columns)
+                raise no_column(f"{path} table {table!r}", column, columns)
             # "INT" in the declared type is SQLite's own rule for an integer column.
             counted = any(c[1] == "count" and "INT" in c[2].upper() for c in info)
             count = '"count"' if counted else "1"

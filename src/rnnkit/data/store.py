@@ -31,23 +31,22 @@ the database exactly as it was.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rnnkit.data import jsonl
+from rnnkit.data.registry import sqlite_path
+from rnnkit.data.tables import check_file, decode, lines, parse_table
 
 __all__ = ["MAX_COUNT", "MAX_LENGTH", "IngestReport", "QueryStore", "normalise", "sqlite_path"]
 
 MAX_LENGTH = 1000  # characters in a normalised query; longer text is not something people type
 MAX_COUNT = 10**9  # the most one row or call may add, far from SQLite's 64-bit limit
 BUSY_TIMEOUT = 30.0  # seconds a write waits while another connection holds the lock
-DELIMITERS = {".csv": ",", ".tsv": "\t"}
+TABLES = (".csv", ".tsv", ".jsonl")
 
 SCHEMA = """
 BEGIN IMMEDIATE;
@@ -177,11 +176,7 @@ class QueryStore:
         transaction with its SHA-256 in ``ingests``: the same bytes again change nothing and
         report ``skipped=True``. Raises ValueError, naming the line, for anything to fix.
         """
-        path = Path(source).expanduser()
-        if path.is_dir():
-            raise ValueError(f"{source} is a folder; give a .txt, .csv, .tsv or .jsonl file")
-        if not path.is_file():
-            raise ValueError(f"no such file: {source}; check the path")
+        path = check_file(source)
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         with self._connect() as db:
@@ -245,17 +240,6 @@ class QueryStore:
             return db.execute("SELECT COALESCE(SUM(count), 0) FROM queries").fetchone()[0]
 
 
-def sqlite_path(source: str) -> Path:
-    """The file of ``"sqlite:///relative.db"``, ``"sqlite:////absolute.db"`` or a plain path."""
-    if source.startswith("sqlite:///"):
-        return Path(source.removeprefix("sqlite:///")).expanduser()
-    if source.startswith("sqlite:"):
-        raise ValueError(
-            f"{source!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
-        )
-    return Path(source).expanduser()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -306,17 +290,11 @@ Row = tuple[int, object, object]  # (line number, text, count)
 def _read_queries(path: Path, data: bytes, column: str | None = None) -> tuple[dict[str, int], int]:
     """({normalised query: count to add}, rows holding a query) for the bytes ``data`` of the
     file ``path`` (its suffix picks the format; see `QueryStore.ingest`)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text (byte {e.start:,}); save it as UTF-8") from e
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = _jsonl_rows(path, text, column or "text")
-    elif suffix in DELIMITERS:
-        rows = _csv_rows(path, text, column or "text", DELIMITERS[suffix])
+    text = decode(path, data)
+    if path.suffix.lower() in TABLES:
+        rows = _table_rows(path, text, column or "text")
     else:
-        rows = ((n, line, 1) for n, line in jsonl.lines(text))
+        rows = ((n, line, 1) for n, line in lines(text))
     counts: dict[str, int] = {}
     read = 0
     for number, raw, count in rows:
@@ -331,28 +309,17 @@ def _read_queries(path: Path, data: bytes, column: str | None = None) -> tuple[d
     return counts, read
 
 
-def _csv_rows(path: Path, text: str, column: str, delimiter: str) -> Iterator[Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        columns = reader.fieldnames or []  # reads the header
-        if column not in columns:
-            listed = ", ".join(columns) or "(none)"
-            raise ValueError(f"{path} has no column {column!r}; its columns are: {listed}")
-        for row in reader:
-            count = row["count"] if "count" in columns else 1
-            yield reader.line_num, row[column], count
-    except csv.Error as e:  # an overlong field, a NUL byte
-        raise ValueError(f"{path} line {reader.line_num}: {e}; fix that line") from e
-
-
-def _jsonl_rows(path: Path, text: str, field: str) -> Iterator[Row]:
-    keys: set[str] = set()
-    found = False
-    for number, row in jsonl.objects(path, text):
-        keys.update(row)
-        if field in row:
-            found = True
-            yield number, row[field], row.get("count", 1)
-    if keys and not found:
-        listed = ", ".join(sorted(keys))
-        raise ValueError(f"{path} has no field {field!r} in any line; its fields are: {listed}")
+def _table_rows(path: Path, text: str, column: str) -> Iterator[Row]:
+    """(line, text, count) of each row: a CSV/TSV row, or a JSON line holding ``column`` (the
+    others are skipped). A ``count`` column or field gives the count, else 1."""
+    table = parse_table(path, text)
+    if table.columns or not table.jsonl:  # an empty JSON-lines file has nothing to check
+        table.require(column)
+    for row in table.rows:
+        if table.jsonl and column not in row.record:
+            continue
+        if table.jsonl:
+            count = row.record.get("count", 1)
+        else:
+            count = row.get("count") if "count" in table.columns else 1
+        yield row.line, row.get(column), count
