@@ -4,7 +4,12 @@
 # ruff: noqa: NPY002
 
 import copy
+import errno
+import hashlib
+import io
+import json
 import os
+import pathlib
 import random
 import re
 import signal
@@ -19,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import rnnkit.io
 from rnnkit.train.checkpoint import (
     CheckpointError,
     checkpoints,
@@ -179,7 +185,7 @@ def test_file_loads_with_weights_only_and_holds_no_numpy(tmp_path):
                 walk(child)
 
     walk(payload)
-    assert set(payload["rng"]) >= {"python", "numpy", "torch"}
+    assert set(payload["rng"][0]) >= {"python", "numpy", "torch"}
 
 
 def test_keep_prunes_older_checkpoints_and_crash_debris(tmp_path):
@@ -340,3 +346,93 @@ def test_sigkill_at_a_random_moment_leaves_a_loadable_checkpoint(tmp_path):
         model.weight.square().mean().backward()
         optimizer.step()
     assert torch.equal(restored.weight, model.weight), f"killed after {delay:.3f} s"
+
+
+def vouch_for(path, data):
+    """Write ``data`` as the checkpoint ``path`` with a sidecar that vouches for it, as an
+    attacker who can write into the run directory (or an older rnnkit) would."""
+    path.write_bytes(data)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    sidecar |= {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+
+
+def rewrite(path, change):
+    """Load the checkpoint ``path``, ``change(payload)`` in place, and save it vouched for."""
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    vouch_for(path, buffer.getvalue())
+
+
+class Payload:
+    """Unpickling this calls ``Path.write_text(marker, ...)``: code that runs on load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.write_text, (self.marker, "ran")
+
+
+def test_a_hostile_file_is_refused_without_running_it_or_advising_to(tmp_path):
+    model = make()[0]
+    path = save(tmp_path / "checkpoint", model)
+    marker = tmp_path / "marker"
+    buffer = io.BytesIO()
+    torch.save({"format": "rnnkit.checkpoint", "model": Payload(marker)}, buffer)
+    vouch_for(path, buffer.getvalue())
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path / "checkpoint", model=model)
+    message = str(error.value)
+    assert "is not a checkpoint rnnkit wrote" in message and "was not loaded" in message
+    assert "weights_only" not in message and "\n" not in message
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the payload is real: unsafe loading runs it
+    assert marker.read_text() == "ran"
+
+
+def test_a_checkpoint_from_a_newer_rnnkit_is_refused(tmp_path):
+    model = make()[0]
+    path = save(tmp_path, model)
+    rewrite(path, lambda payload: payload.update(version=3))
+    with pytest.raises(CheckpointError, match="format version 3.*newer rnnkit; upgrade rnnkit"):
+        load_checkpoint(tmp_path, model=model)
+
+
+class FullDisk:
+    """``open`` for rnnkit.io whose ``nth`` file takes half the bytes, then ENOSPC."""
+
+    def __init__(self, nth):
+        self.nth, self.opened = nth, 0
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        f = open(path, mode, *args, **kwargs)  # noqa: SIM115
+        self.opened += 1
+        if self.opened == self.nth:
+            write = f.write
+
+            def half_then_full(data):
+                write(data[: len(data) // 2])
+                f.flush()
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            f.write = half_then_full
+        return f
+
+
+@pytest.mark.parametrize("nth", [1, 2], ids=["checkpoint", "sidecar"])
+def test_a_full_disk_leaves_no_temporary_file_and_a_one_line_error(tmp_path, monkeypatch, nth):
+    model = make()[0]
+    older = save(tmp_path, model, step=1)
+    before = files(tmp_path)
+    monkeypatch.setattr(rnnkit.io, "open", FullDisk(nth), raising=False)
+    with pytest.raises(OSError) as error:
+        save(tmp_path, model, step=2)
+    monkeypatch.undo()
+    assert error.value.errno == errno.ENOSPC and "\n" not in str(error.value)
+    assert "cannot write checkpoint" in str(error.value) and "the disk is full" in str(error.value)
+    assert files(tmp_path) == before  # no temporary file, no checkpoint half vouched for
+    assert load_checkpoint(tmp_path, model=model).path == older
+    save(tmp_path, model, step=2)  # space again: the same step saves

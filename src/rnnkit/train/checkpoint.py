@@ -4,22 +4,31 @@ On disk, in the checkpoint directory (``run_dir/checkpoint/``)::
 
     step-00000120.pt     torch.save of plain containers (loads with weights_only=True):
                            model, optimizer and scheduler state dicts, RNG states (python,
-                           numpy, torch CPU, CUDA), counters, extra (as JSON text), tensors
+                           numpy, torch CPU, CUDA; one set per rank of a distributed run),
+                           counters, extra (as JSON text), tensors
     step-00000120.json   sidecar: file name, size, SHA-256 and counters of the .pt file
+
+Format versions: 1 held one set of RNG states (rank 0's) and, from the trainer, the counters
+with the rest of its progress loose in ``extra``; 2 holds a list of RNG states, one per rank,
+and the trainer's whole `Progress` in ``extra``. Version 1 still loads; newer ones are refused.
 
 A checkpoint exists once its sidecar does. The .pt is written to a temporary file, fsynced
 and renamed, and only then is the sidecar written (atomically too), so a crash at any moment
 leaves every vouched-for file whole; a .pt without a sidecar is debris and is ignored. A
 second save at the same step (an epoch end right after a periodic save) goes to
 ``step-00000120-1.pt`` so a vouched-for file is never overwritten. Older checkpoints are
-pruned only after the new one is complete. One writer per directory is assumed.
+pruned only after the new one is complete. One writer per directory is assumed (a run
+directory is locked while it trains, see `rnnkit.train.rundir.run_lock`). A failed write
+(a full disk) removes its temporary file and raises a one-line OSError.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import pickle
 import random
 import re
 from dataclasses import dataclass, field
@@ -29,9 +38,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.io import atomic_path, atomic_write_json, describe_mismatch, fsync_dir
+from rnnkit.io import atomic_write_bytes, atomic_write_json, describe_mismatch, fsync_dir
 
-FORMAT, VERSION = "rnnkit.checkpoint", 1
+FORMAT, VERSION = "rnnkit.checkpoint", 2
 _NAME = re.compile(r"step-(\d+)(?:-(\d+))?\.pt")
 
 
@@ -47,6 +56,8 @@ class Checkpoint:
     counters: dict[str, int]
     extra: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    version: int = VERSION  # the format version the file was written in
+    rng_restored: bool = False  # False: not asked for, or no RNG state saved for this rank
 
 
 def _sidecar(path: Path) -> Path:
@@ -74,7 +85,8 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
+    """This process's RNG states (python, numpy, torch, CUDA in use) as plain containers."""
     # Tensors and builtins only, so the file loads with torch.load(weights_only=True). NumPy's
     # legacy global generator is saved because user code and libraries still draw from it.
     version, mt, gauss_next = random.getstate()
@@ -145,13 +157,17 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
     tensors: dict[str, torch.Tensor] | None = None,
     keep: int = 2,
+    rng: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write a checkpoint into ``directory`` (created if needed) and return its path.
 
     ``scheduler`` is anything with ``state_dict()``/``load_state_dict()``. ``counters`` must
     hold ``step``, which names the file; ``extra`` must be JSON-serializable; ``tensors`` (a
-    carried recurrent state, say) come back from `load_checkpoint` as they were. The RNG
-    states are taken now. The newest ``keep`` checkpoints are kept, older ones deleted.
+    carried recurrent state, say) come back from `load_checkpoint` as they were. ``rng``:
+    the RNG states of every rank of a distributed run, in rank order (`rng_state` of each);
+    default: this process's, taken now. The newest ``keep`` checkpoints are kept, older ones
+    deleted. A failed write (``OSError``, the disk full) leaves no file behind and raises an
+    OSError of one line naming the checkpoint.
     """
     extra, tensors = extra or {}, tensors or {}
     extra_json = _check_inputs(counters, extra, tensors, keep)
@@ -163,17 +179,30 @@ def save_checkpoint(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "rng": _rng_state(),
+        "rng": rng if rng is not None else [rng_state()],
         "counters": dict(counters),
         "extra": extra_json,
         "tensors": {name: t.detach() for name, t in tensors.items()},
     }
     path = _new_path(directory, counters["step"])
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-        digest, size = _sha256(tmp.read_bytes()), tmp.stat().st_size
-    sidecar = {"file": path.name, "bytes": size, "sha256": digest, "counters": dict(counters)}
-    atomic_write_json(_sidecar(path), {"format": FORMAT, **sidecar})
+    # Serialized in memory and written by Python: torch.save onto a file turns a full disk
+    # into a many-line RuntimeError from its zip writer; a plain write raises OSError.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    sidecar = {"file": path.name, "bytes": len(data), "sha256": _sha256(data)}
+    try:
+        atomic_write_bytes(path, data)  # a failed write removes its temporary file
+        try:
+            atomic_write_json(_sidecar(path), {"format": FORMAT, **sidecar, "counters": counters})
+        except OSError:
+            path.unlink(missing_ok=True)  # never vouched for: debris
+            raise
+    except OSError as e:
+        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise OSError(
+            e.errno, f"cannot write checkpoint {path}: {reason}; older checkpoints are untouched"
+        ) from e
     _prune(directory, keep, path)
     return path
 
@@ -236,12 +265,24 @@ def _read(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} {problem}; {_advice(path)}")
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message advises weights_only=False, which would run the code in the file.
+        raise CheckpointError(
+            f"{path} is not a checkpoint rnnkit wrote (it holds objects other than tensors "
+            "and plain containers) and was not loaded"
+        ) from e
     except Exception as e:
         raise CheckpointError(f"checkpoint {path} cannot be loaded: {e}".splitlines()[0]) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rnnkit checkpoint")
-    if payload["version"] > VERSION:
-        raise CheckpointError(f"{path} has format version {payload['version']}; upgrade rnnkit")
+    version = payload.get("version")
+    if type(version) is not int or not 1 <= version <= VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {version!r}, but this rnnkit reads versions "
+            f"1 to {VERSION}: it was written by a newer rnnkit; upgrade rnnkit to resume it"
+        )
+    if version == 1:  # one set of RNG states, rank 0's
+        payload["rng"] = [payload["rng"]]
     return payload
 
 
@@ -279,13 +320,15 @@ def load_checkpoint(
     scheduler: Any = None,
     map_location: str | torch.device = "cpu",
     restore_rng: bool = True,
+    rank: int = 0,
 ) -> Checkpoint:
     """Load the newest checkpoint in ``directory`` (or the .pt file it names) into the objects.
 
     The file is checked against its sidecar's SHA-256 first; a damaged or mismatched
     checkpoint raises `CheckpointError` before anything is loaded, and no file is changed.
     ``model`` (and ``optimizer``/``scheduler`` when given) receive their saved states; the
-    global RNGs are restored when ``restore_rng``; ``tensors`` come back on ``map_location``.
+    global RNGs are restored to those of rank ``rank`` when ``restore_rng`` and the file holds
+    them (``rng_restored`` says whether); ``tensors`` come back on ``map_location``.
     """
     target = Path(directory)
     path = target if target.is_file() else latest_checkpoint(target)
@@ -302,11 +345,14 @@ def load_checkpoint(
         optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(payload["scheduler"])
-    if restore_rng:
-        _set_rng_state(payload["rng"])
+    rng_restored = restore_rng and rank < len(payload["rng"])
+    if rng_restored:
+        _set_rng_state(payload["rng"][rank])
     return Checkpoint(
         path=path,
         counters=dict(payload["counters"]),
         extra=json.loads(payload["extra"]),
         tensors={name: t.to(map_location) for name, t in payload["tensors"].items()},
+        version=payload["version"],
+        rng_restored=rng_restored,
     )
