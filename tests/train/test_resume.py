@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_checkpoint import rewrite
 from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
 
 from rnnkit.train.checkpoint import CheckpointError, latest_checkpoint
@@ -120,3 +121,38 @@ def test_resuming_a_finished_run_trains_nothing_more(tmp_path):
     again = Trainer(SequenceRegressor(), config, sum_task(), **kw)
     result = again.fit(resume=True)
     assert result.stopped_early and again.counters.epoch == 3 and again.counters.step == 24
+
+
+def to_format_1(payload):
+    """The layout rnnkit wrote before `Progress`: the counters, the other fields of the
+    trainer's progress loose in ``extra``, and one set of RNG states."""
+    progress = json.loads(payload["extra"])["progress"]
+    assert progress.pop("counters") == payload["counters"]
+    payload.update(version=1, rng=payload["rng"][0], extra=json.dumps(progress, sort_keys=True))
+
+
+def test_a_checkpoint_written_in_format_1_resumes_exactly(tmp_path):
+    config = quiet_config(epochs=2, checkpoint_every=3, log_every=1)
+    torch.manual_seed(0)
+    Trainer(SequenceRegressor(), config, sum_task(), run_dir=tmp_path / "alone").fit()
+    torch.manual_seed(0)
+    data, cut = StopAt(sum_task(), at=5), tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(SequenceRegressor(), config, data, run_dir=cut).fit()
+    newest = latest_checkpoint(cut / "checkpoint")
+    rewrite(newest, to_format_1)
+    assert torch.load(newest, weights_only=True)["version"] == 1 and "00000003" in newest.name
+    Trainer(SequenceRegressor(), config, data, run_dir=cut).fit(resume=True)
+    alone = load_file(tmp_path / "alone" / "model.safetensors")
+    got = load_file(cut / "model.safetensors")
+    assert all(torch.equal(alone[name], got[name]) for name in alone)
+    assert step_records(cut) == step_records(tmp_path / "alone")
+
+
+def test_resuming_from_a_newer_format_is_refused_in_one_line(tmp_path):
+    Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path).fit()
+    rewrite(latest_checkpoint(tmp_path / "checkpoint"), lambda p: p.update(version=99))
+    trainer = Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="format version 99") as error:
+        trainer.fit(resume=True)
+    assert "written by a newer rnnkit" in str(error.value) and "\n" not in str(error.value)

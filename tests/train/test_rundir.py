@@ -1,9 +1,15 @@
-"""Run directories appear whole or not at all, and never replace an existing one."""
+"""Run directories appear whole or not at all, never replace an existing one, and are
+trained by one process at a time."""
+
+import subprocess
+import sys
 
 import pytest
+from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
 
 from rnnkit.train import rundir
-from rnnkit.train.rundir import RunDir, create_run_dir, open_run_dir
+from rnnkit.train.rundir import RunDir, RunLocked, create_run_dir, open_run_dir
+from rnnkit.train.trainer import Trainer
 
 CONFIG = {"task": "lm", "model": {"kind": "lstm", "hidden_size": 64}, "train": {"lr": 0.003}}
 
@@ -77,3 +83,49 @@ def test_run_dir_names_the_standard_files(tmp_path):
         "scaler.json",
         "loss.png",
     )
+
+
+HOLDER = """
+import sys
+from rnnkit.train.rundir import run_lock
+with run_lock(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.read()  # hold it until the test closes stdin (or kills this process)
+"""
+
+
+def hold_lock(path):
+    """A process that holds the lock of the run ``path`` until its stdin closes."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert process.stdout.readline() == b"locked\n"
+    return process
+
+
+@pytest.mark.parametrize("end", ["exit", "SIGKILL"])
+def test_a_run_being_trained_is_refused_to_a_second_process_until_the_first_ends(tmp_path, end):
+    holder = hold_lock(tmp_path)
+    trainer = Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path)
+    with pytest.raises(RunLocked) as error:
+        trainer.fit()
+    expected = f"run {tmp_path} is being trained by process {holder.pid}; wait for it or stop it"
+    assert str(error.value) == expected and isinstance(error.value, ValueError)
+    assert not (tmp_path / "checkpoint").exists()  # refused before anything was written
+    if end == "exit":
+        holder.stdin.close()
+    else:  # a crash: the kernel drops the lock with the process
+        holder.kill()
+    holder.wait(timeout=30)
+    trainer.fit()
+    with rundir.run_lock(tmp_path):  # the trainer let go of it when it finished
+        pass
+
+
+def test_the_lock_is_released_when_training_fails(tmp_path):
+    trainer = Trainer(SequenceRegressor(), quiet_config(epochs=1), sum_task(), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="no checkpoint to resume from"):
+        trainer.fit(resume=True)
+    holder = hold_lock(tmp_path)  # a lock still held would make it fail instead of print
+    holder.stdin.close()
+    holder.wait(timeout=30)

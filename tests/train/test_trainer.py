@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
 
 from rnnkit.train.optim import Schedule, clip_gradients
@@ -195,3 +196,35 @@ def test_schedule_spans_the_shorter_of_max_steps_and_epochs():
         SequenceRegressor(), quiet_config(epochs=1, max_steps=1000, schedule="cosine"), sum_task()
     )
     assert trainer.schedule.total_steps == 8
+
+
+@pytest.mark.parametrize("validate", [True, False], ids=["validation", "no-validation"])
+def test_a_run_that_diverges_ends_with_an_error_and_saves_no_weights(tmp_path, validate):
+    torch.manual_seed(0)
+    config = quiet_config(epochs=1, lr=1e30, clip_norm=None)  # one step blows the weights up
+    val = sum_task(samples=32, seed=1) if validate else None
+    trainer = Trainer(
+        SequenceRegressor(dropout=0.0), config, sum_task(samples=64), val, run_dir=tmp_path
+    )
+    message = "validation loss is inf" if validate else "the last 1 step"
+    with pytest.raises(TrainingDiverged, match=message):
+        trainer.fit()
+    assert not (tmp_path / "model.safetensors").exists()
+    assert isinstance(TrainingDiverged(), ValueError)  # the CLI exits non-zero with one line
+
+
+def test_a_non_finite_validation_loss_keeps_the_best_weights_saved_before(tmp_path):
+    scores = iter([0.5, float("nan")])
+    trainer = Trainer(
+        SequenceRegressor(),
+        quiet_config(epochs=3),
+        sum_task(),
+        val_data=sum_task(seed=1),
+        run_dir=tmp_path,
+        evaluate=lambda model, data: {"val_loss": next(scores)},
+    )
+    with pytest.raises(TrainingDiverged, match="validation loss is nan at step 16"):
+        trainer.fit()
+    saved, now = load_file(tmp_path / "model.safetensors"), trainer.raw_model.state_dict()
+    assert trainer.best == 0.5
+    assert not all(torch.equal(saved[name], now[name]) for name in now)  # epoch 1's weights

@@ -9,17 +9,25 @@ Layout of ``runs/NAME/``::
     metrics.jsonl        one JSON record per logged step, evaluation and epoch
     loss.png, ...        plots
     checkpoint/          full training state for resuming (`rnnkit.train.checkpoint`)
+    .lock                held by the process training the run (`run_lock`), with its PID
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs are not guarded there
+    fcntl = None  # type: ignore[assignment]
 
 from rnnkit.io import atomic_write_text, fsync_dir, json_text
 
@@ -57,6 +65,10 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoint"
+
+    @property
+    def lock(self) -> Path:
+        return self.path / ".lock"
 
     def plot(self, name: str) -> Path:
         """``plot("loss")`` is ``loss.png`` in the run directory."""
@@ -111,3 +123,38 @@ def open_run_dir(path: str | Path) -> tuple[Path, dict[str, Any]]:
     if not isinstance(config, dict):
         raise ValueError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
     return path, config
+
+
+class RunLocked(ValueError):
+    """Another process is training the run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(path: str | Path) -> Iterator[None]:
+    """Hold the run directory ``path`` (made if missing) for this process while in the block.
+
+    An exclusive ``flock`` on ``path/.lock``, which also holds this process's PID for the
+    message another process gets: `RunLocked` ("run X is being trained by process 1234; ...").
+    The kernel drops the lock when the process exits however it dies, so a crashed run never
+    blocks its resume. The file stays: deleting it could let two processes lock two files.
+    """
+    lock = RunDir(Path(path)).lock
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise RunLocked(
+                f"run {path} is being trained by process {holder or '(starting)'}; "
+                "wait for it or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -5,6 +5,9 @@
                    validation data)
 ``loss.png``       training and validation loss curves
 ``checkpoint/``    full training state for ``--resume`` (see `rnnkit.train.checkpoint`)
+
+A checkpoint holds the trainer's `Progress` whole, the carried stream state as tensors, and
+the RNG states of every rank, so a resumed run (one process or many) continues bit-identically.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +23,47 @@ import torch
 import torch.distributed as dist
 
 from rnnkit.io import append_jsonl, atomic_path, atomic_write_text, save_weights
-from rnnkit.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from rnnkit.train.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+)
 from rnnkit.train.rundir import RunDir
 
 if TYPE_CHECKING:
     from rnnkit.train.trainer import Trainer
+
+
+@dataclass
+class Counters:
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # micro-batches consumed in the current epoch (the data position)
+    step: int = 0  # optimizer steps
+    micro: int = 0  # micro-batches (forward + backward passes)
+    chunk: int = 0  # truncated-BPTT chunks
+    skipped: int = 0  # steps skipped by the non-finite guard
+
+
+@dataclass
+class Progress:
+    """How far a run has come: everything the rest of the run depends on besides the model,
+    optimizer, schedule, RNGs and carried state. Saved and restored whole (plain JSON)."""
+
+    counters: Counters = field(default_factory=Counters)
+    best: float | None = None  # the best value of the monitored metric so far
+    bad_evaluations: int = 0  # evaluations without improvement (early stopping)
+    bad_steps: int = 0  # consecutive non-finite steps (the guard)
+    epoch_loss: float = 0.0  # running sums over the steps taken in the current epoch
+    epoch_tokens: int = 0
+    stopped_early: bool = False
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Progress:
+        """The inverse of ``dataclasses.asdict``."""
+        return cls(**(saved | {"counters": Counters(**saved["counters"])}))
 
 
 class RunLog:
@@ -150,12 +190,22 @@ def _own_rows(tensors: dict[str, torch.Tensor], trainer: Trainer) -> dict[str, t
     return {name: t.chunk(world, dim=1)[rank] for name, t in tensors.items()}
 
 
+def _gather_rng(trainer: Trainer) -> list[dict[str, Any]] | None:
+    """The RNG states of every rank, in rank order, on rank 0 (all ranks must call it)."""
+    own = rng_state()
+    if not trainer.context.distributed:
+        return [own]
+    states: list[Any] | None = [None] * trainer.context.world_size
+    dist.gather_object(own, states if trainer.context.is_main else None, dst=0)
+    return states
+
+
 def snapshot(trainer: Trainer) -> None:
     """Write a full checkpoint: everything the rest of the run depends on. Every rank calls
-    it (the carried states are gathered); rank 0 alone writes."""
+    it (the carried states and RNG states are gathered); rank 0 alone writes."""
     if trainer.run_dir is None:
         return
-    tensors = _gather_state(trainer)
+    tensors, rng = _gather_state(trainer), _gather_rng(trainer)
     if not trainer.context.is_main:
         return
     save_checkpoint(
@@ -163,18 +213,34 @@ def snapshot(trainer: Trainer) -> None:
         model=trainer.raw_model,
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
-        counters=dataclasses.asdict(trainer.counters),
-        extra={
-            "best": trainer.best,
-            "bad_evaluations": trainer.bad_evaluations,
-            "bad_steps": trainer.bad_steps,
-            "epoch_loss": trainer.epoch_loss,
-            "epoch_tokens": trainer.epoch_tokens,
-            "stopped_early": trainer.stopped_early,
-        },
+        counters=dataclasses.asdict(trainer.progress.counters),  # they name the file
+        extra={"progress": dataclasses.asdict(trainer.progress)},
         tensors=tensors,
         keep=trainer.config.keep_checkpoints,
+        rng=rng,
     )
+
+
+def _progress(checkpoint: Checkpoint) -> Progress:
+    """The `Progress` saved in ``checkpoint``, translated from the layout of format 1."""
+    extra = checkpoint.extra
+    try:
+        if checkpoint.version == 1:  # the counters, and the other fields loose in extra
+            return Progress(
+                Counters(**checkpoint.counters),
+                best=extra["best"],
+                bad_evaluations=extra["bad_evaluations"],
+                bad_steps=extra["bad_steps"],
+                epoch_loss=extra["epoch_loss"],
+                epoch_tokens=extra["epoch_tokens"],
+                stopped_early=extra.get("stopped_early", False),
+            )
+        return Progress.from_dict(extra["progress"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} was not written by rnnkit's trainer "
+            f"(its progress has no field {e})"
+        ) from e
 
 
 def restore(trainer: Trainer) -> None:
@@ -188,18 +254,14 @@ def restore(trainer: Trainer) -> None:
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
         map_location=trainer.context.device,
-        # The checkpoint holds rank 0's random state. Under torchrun each rank instead draws
-        # a fresh stream of its own, so their dropout masks stay different after a resume.
-        restore_rng=not trainer.context.distributed,
+        rank=trainer.context.rank,  # each rank continues its own random stream
     )
-    if trainer.context.distributed:
-        counters = checkpoint.counters
-        torch.manual_seed(trainer.config.seed + trainer.context.rank + 7919 * counters["step"])
-    trainer.counters = type(trainer.counters)(**checkpoint.counters)
-    extra = checkpoint.extra
-    trainer.best, trainer.bad_evaluations = extra["best"], extra["bad_evaluations"]
-    trainer.bad_steps = extra["bad_steps"]
-    trainer.epoch_loss, trainer.epoch_tokens = extra["epoch_loss"], extra["epoch_tokens"]
-    trainer.stopped_early = extra.get("stopped_early", False)
+    progress = _progress(checkpoint)
+    if not checkpoint.rng_restored:
+        # No state for this rank: a format-1 checkpoint (rank 0's alone) or one written with
+        # fewer processes. Draw a fresh stream per rank so dropout masks stay different.
+        step = progress.counters.step
+        torch.manual_seed(trainer.config.seed + trainer.context.rank + 7919 * step)
+    trainer.progress = progress
     trainer.state = _state_from(_own_rows(checkpoint.tensors, trainer), trainer.context.device)
-    trainer.log.rewind(trainer.counters.step, trainer.counters.epoch)
+    trainer.log.rewind(progress.counters.step, progress.counters.epoch)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,11 +27,15 @@ from rnnkit.layers import detach_state, reset_state
 from rnnkit.train import distributed
 from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
 from rnnkit.train.progress import ProgressReporter
-from rnnkit.train.state import RunLog, restore, snapshot
+from rnnkit.train.rundir import RunLocked, run_lock
+from rnnkit.train.state import Counters, Progress, RunLog, restore, snapshot
+
+__all__ = ["Counters", "Progress", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged"]
 
 
 class TrainingDiverged(ValueError):
-    """The loss or the gradient stayed non-finite for ``max_bad_steps`` steps in a row."""
+    """The loss or the gradient stayed non-finite for ``max_bad_steps`` steps in a row, the
+    validation loss was not finite, or a run without validation ended on non-finite steps."""
 
 
 @dataclass
@@ -96,16 +100,6 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"train.{name} must be positive or None (off), got {value}")
-
-
-@dataclass
-class Counters:
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # micro-batches consumed in the current epoch (the data position)
-    step: int = 0  # optimizer steps
-    micro: int = 0  # micro-batches (forward + backward passes)
-    chunk: int = 0  # truncated-BPTT chunks
-    skipped: int = 0  # steps skipped by the non-finite guard
 
 
 @dataclass
@@ -184,56 +178,95 @@ class Trainer:
         if config.max_steps is not None:
             total = min(total, config.max_steps)
         self.schedule = Schedule(self.optimizer, config, total)
-        self.counters = Counters()
+        self.progress = Progress()  # counters, best score, guards: checkpointed whole
         self.state: Any = None  # the recurrent state carried between stream chunks
-        self.epoch_loss, self.epoch_tokens = 0.0, 0  # running sums of the current epoch
-        self.best: float | None = None
-        self.bad_evaluations = 0  # evaluations without improvement (early stopping)
-        self.bad_steps = 0  # consecutive non-finite steps (the guard)
         self.run_dir = Path(run_dir) if run_dir is not None else None  # every rank reads it
         self.log = RunLog(run_dir if self.context.is_main else None)  # rank 0 alone writes
-        self.stopped_early = False
         self.pending_loss, self.pending_tokens = 0.0, 0  # the optimizer step being gathered
         unit = "tok" if train_data.stateful or _has_time(train_data) else "samples"
-        self.progress = ProgressReporter(config.quiet, unit, enabled=self.context.is_main)
+        self.reporter = ProgressReporter(config.quiet, unit, enabled=self.context.is_main)
         use_bf16 = config.precision == "bf16" or (
             config.precision == "auto" and self.context.device.type == "cuda"
         )
         self.autocast = torch.autocast(self.context.device.type, torch.bfloat16, use_bf16)
 
+    @property
+    def counters(self) -> Counters:
+        """Micro-batches, optimizer steps, BPTT chunks, ... (``self.progress.counters``)."""
+        return self.progress.counters
+
+    @property
+    def best(self) -> float | None:
+        """The best value of the monitored metric so far (``self.progress.best``)."""
+        return self.progress.best
+
     def fit(self, resume: bool = False) -> TrainResult:
-        """Train until ``epochs`` or ``max_steps`` is reached or early stopping fires."""
+        """Train until ``epochs`` or ``max_steps`` is reached or early stopping fires.
+
+        The run directory is locked meanwhile: another process training or resuming it gets
+        `RunLocked`. Raises `TrainingDiverged` when training or validation stops being finite.
+        """
+        with self._locked():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> TrainResult:
         if resume:
             restore(self)
         else:
             torch.manual_seed(self.config.seed + self.context.rank)
             snapshot(self)  # step 0: a run stopped before its first step can still resume
-        result = TrainResult(self.counters, self.best, stopped_early=self.stopped_early)
+        p = self.progress
+        result = TrainResult(p.counters, p.best, stopped_early=p.stopped_early)
         if self._finished():
-            self.progress.message("the run had already finished; nothing left to train")
+            self.reporter.message("the run had already finished; nothing left to train")
         while not self._finished():
             summary = self._train_epoch()
             if self.val_data is not None and self.config.eval_every is None:
                 summary |= self._validate()
-            self.counters.epoch += 1
-            self.counters.batch, self.state = 0, None
-            self.epoch_loss, self.epoch_tokens = 0.0, 0
-            self.log.record({"kind": "epoch", "step": self.counters.step, **summary})
-            self.progress.end_epoch(summary | {"epochs": self.config.epochs})
+            p.counters.epoch += 1
+            p.counters.batch, self.state = 0, None
+            p.epoch_loss, p.epoch_tokens = 0.0, 0
+            self.log.record({"kind": "epoch", "step": p.counters.step, **summary})
+            self.reporter.end_epoch(summary | {"epochs": self.config.epochs})
             result.history.append(summary)
-            self.stopped_early = self.stopped_early or self._patience_exhausted()
+            p.stopped_early = p.stopped_early or self._patience_exhausted()
             snapshot(self)
-        if self.stopped_early and not result.stopped_early:
+        if p.stopped_early and not result.stopped_early:
             result.stopped_early = True
-            self.progress.message(f"early stopping: {self.config.monitor} stopped improving")
-        self.log.finish(self.raw_model, has_best=self.best is not None)
-        result.best = self.best
+            self.reporter.message(f"early stopping: {self.config.monitor} stopped improving")
+        if p.best is None and p.bad_steps:  # the final weights are saved as the model
+            raise TrainingDiverged(
+                f"training diverged: the last {p.bad_steps} step(s) had a non-finite loss or "
+                f"gradient, so the trained weights were not saved; lower train.lr (now "
+                f"{self.config.lr:g}) or clip gradients (train.clip_norm=1.0)"
+            )
+        self.log.finish(self.raw_model, has_best=p.best is not None)
+        result.best = p.best
         return result
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the run directory's lock (rank 0 takes it) while in the block."""
+        if self.run_dir is None:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            refused: RunLocked | None = None
+            if self.context.is_main:
+                try:
+                    stack.enter_context(run_lock(self.run_dir))
+                except RunLocked as e:
+                    refused = e
+            # Every rank learns whether rank 0 got it, so all stop instead of the others
+            # waiting for rank 0 in the first collective.
+            if distributed.all_reduce_sum([float(refused is not None)], self.context)[0]:
+                raise refused or RunLocked(f"run {self.run_dir} is locked (rank 0 says by whom)")
+            yield
 
     def _train_epoch(self) -> dict[str, Any]:
         cfg, c, data = self.config, self.counters, self.train_data
         self.model.train()
-        self.progress.start_epoch(c.epoch, cfg.epochs, len(data), done=c.batch)
+        self.reporter.start_epoch(c.epoch, cfg.epochs, len(data), done=c.batch)
         started, tokens_seen = time.perf_counter(), 0
         for batch in data.epoch(c.epoch, start=c.batch):
             batch = {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
@@ -248,7 +281,7 @@ class Trainer:
             c.batch += 1
             c.micro += 1
             rate = tokens_seen / max(time.perf_counter() - started, 1e-9)
-            self.progress.update(1, loss, rate)
+            self.reporter.update(1, loss, rate)
             if last_micro:
                 self._optimizer_step(loss, rate, micro_batches=(c.batch - 1) % cfg.accumulate + 1)
             if self._done():
@@ -256,7 +289,7 @@ class Trainer:
         seconds = time.perf_counter() - started
         return {
             "epoch": c.epoch,
-            "train_loss": self.epoch_loss / max(self.epoch_tokens, 1),
+            "train_loss": self.progress.epoch_loss / max(self.progress.epoch_tokens, 1),
             "rate": tokens_seen / max(seconds, 1e-9),
             "seconds": seconds,
         }
@@ -288,10 +321,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.schedule.step()
         c.step += 1
-        self.epoch_loss += self.pending_loss  # only the micro-batches of steps taken count
-        self.epoch_tokens += self.pending_tokens
+        self.progress.epoch_loss += self.pending_loss  # only micro-batches of steps taken count
+        self.progress.epoch_tokens += self.pending_tokens
         self.pending_loss, self.pending_tokens = 0.0, 0
-        self.bad_steps = 0
+        self.progress.bad_steps = 0
         if c.step % cfg.log_every == 0:
             lr = self.optimizer.param_groups[0]["lr"]
             self.log.record(
@@ -308,7 +341,7 @@ class Trainer:
             )
         if self.val_data is not None and cfg.eval_every and c.step % cfg.eval_every == 0:
             self.log.record({"kind": "eval", "step": c.step, **self._validate()})
-            self.stopped_early = self._patience_exhausted()
+            self.progress.stopped_early = self._patience_exhausted()
         if c.step % cfg.checkpoint_every == 0:
             snapshot(self)
 
@@ -317,19 +350,20 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state = None
         self.pending_loss, self.pending_tokens = 0.0, 0
-        self.counters.skipped += 1
-        self.bad_steps += 1
+        p = self.progress
+        p.counters.skipped += 1
+        p.bad_steps += 1
         what = f"loss {loss}, gradient norm {grad_norm}"
         self.log.record(
-            {"kind": "skip", "step": self.counters.step + 1, "loss": loss, "grad_norm": grad_norm}
+            {"kind": "skip", "step": p.counters.step + 1, "loss": loss, "grad_norm": grad_norm}
         )
-        self.progress.message(
-            f"step {self.counters.step + 1}: {what}; skipped the update "
-            f"({self.bad_steps}/{self.config.max_bad_steps})"
+        self.reporter.message(
+            f"step {p.counters.step + 1}: {what}; skipped the update "
+            f"({p.bad_steps}/{self.config.max_bad_steps})"
         )
-        if self.bad_steps >= self.config.max_bad_steps:
+        if p.bad_steps >= self.config.max_bad_steps:
             raise TrainingDiverged(
-                f"training diverged: {self.bad_steps} steps in a row had a non-finite loss or "
+                f"training diverged: {p.bad_steps} steps in a row had a non-finite loss or "
                 f"gradient ({what}); lower train.lr (now {self.config.lr:g}) or clip "
                 f"gradients (train.clip_norm=1.0)"
             )
@@ -347,25 +381,31 @@ class Trainer:
                 f"train.monitor is {self.config.monitor!r} but the evaluation gives "
                 f"{', '.join(metrics)}"
             )
+        if "val_loss" in metrics and not math.isfinite(metrics["val_loss"]):
+            # Weights with a non-finite loss are broken: stop; the best saved ones stay.
+            raise TrainingDiverged(
+                f"training diverged: the validation loss is {metrics['val_loss']} at step "
+                f"{self.counters.step}; these weights were not saved; lower train.lr "
+                f"(now {self.config.lr:g}) or clip gradients (train.clip_norm=1.0)"
+            )
         if "val_loss" in metrics:
             self.schedule.on_validation(metrics["val_loss"])
-        sign = 1 if self.config.monitor_mode == "min" else -1
-        improved = self.best is None or sign * value < sign * self.best
-        if math.isfinite(value) and improved:
-            self.best, self.bad_evaluations = value, 0
+        p, sign = self.progress, 1 if self.config.monitor_mode == "min" else -1
+        if math.isfinite(value) and (p.best is None or sign * value < sign * p.best):
+            p.best, p.bad_evaluations = value, 0
             self.log.save_best(self.raw_model)
         else:
-            self.bad_evaluations += 1
+            p.bad_evaluations += 1
         return metrics
 
     def _patience_exhausted(self) -> bool:
         patience = self.config.early_stopping
-        return patience is not None and self.bad_evaluations >= patience
+        return patience is not None and self.progress.bad_evaluations >= patience
 
     def _done(self) -> bool:
         """Stop the current epoch: max_steps reached, or early stopping fired mid-epoch."""
         steps = self.config.max_steps
-        return self.stopped_early or (steps is not None and self.counters.step >= steps)
+        return self.progress.stopped_early or (steps is not None and self.counters.step >= steps)
 
     def _finished(self) -> bool:
         return self._done() or self.counters.epoch >= self.config.epochs
