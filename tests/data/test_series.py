@@ -376,3 +376,8 @@ def test_filling_causally_never_reads_past_the_cut(tmp_path, missing):
     # row 7 after it take the last value before them.
     assert causal == [1, 2, 2, 2, 2, 6, 7, 7, 9]
     assert fill_causal(data, cut=9)["x"].tolist() == data.frame["x"].tolist()
+
+
+def test_a_named_data_set_of_another_kind_is_refused():
+    with pytest.raises(ValueError, match="'mnist' is not a series data set; give one of co2"):
+        load_series("mnist")

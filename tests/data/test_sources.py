@@ -379,3 +379,68 @@ def test_split_sends_every_20th_document_to_test_and_the_one_before_to_validatio
     assert split_documents("abcde", every=5) == (["a", "b", "c"], ["d"], ["e"])
     with pytest.raises(ValueError, match="every must be an int of at least 3, got 2"):
         split_documents([], every=2)
+
+
+def test_split_names_its_rule_and_keeps_official_parts():
+    parts = split_documents(range(45))
+    assert parts.rule == "i % 20" and parts.test == [19, 39] and parts.val == [18, 38]
+    assert split_documents("abcde", every=5).rule == "i % 5"
+    official = [Document("a", "a", split="train"), Document("b", "b", split="test")]
+    official += [Document("c", "c", split="valid"), Document("d", "d", split="train")]
+    parts = split_documents(official)
+    assert parts.rule == "official"
+    assert parts == ([official[0], official[3]], [official[2]], [official[1]])
+    mixed = [*official, Document("e", "e")]  # one document without a part: the rule by position
+    assert split_documents(mixed * 4).rule == "i % 20"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        ("train.txt", "valid.txt", "test.txt"),
+        ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
+        ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
+    ],
+)
+def test_a_folder_with_an_official_split_keeps_it(tmp_path, layout):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, part in zip(layout, ("train", "valid", "test"), strict=True):
+        (folder / name).write_text(f" = {part} = \n the {part} text . \n")
+    documents = load_documents(str(folder))
+    parts = split_documents(documents)
+    assert parts.rule == "official"
+    assert [[d.name for d in part] for part in parts] == [
+        [f"{folder.as_posix()}/{name}"] for name in layout
+    ]
+    assert [d.split for d in documents] == ["train", "valid", "test"]
+    assert parts.test[0].text == " = test = \n the test text . \n"
+    (folder / "README").write_text("about")
+    with pytest.warns(UserWarning, match=r"official split .*other files are not read: README"):
+        assert load_documents(str(folder)) == documents
+
+
+def test_an_ordinary_folder_keeps_the_rule_by_position(tmp_path):
+    for i in range(40):
+        (tmp_path / f"doc{i:02d}.txt").write_text(f"document {i}")
+    (tmp_path / "train.txt").write_text("only one of the three official files")
+    parts = split_documents(load_documents(str(tmp_path)))
+    assert parts.rule == "i % 20" and len(parts.test) == len(parts.val) == 2
+
+
+def test_wikitext_archive_gives_its_official_split(cache):
+    cache.mkdir()
+    with zipfile.ZipFile(cache / "wikitext-2-raw-v1.zip", "w") as archive:
+        archive.writestr("wikitext-2-raw/wiki.train.raw", " = A = \n a . \n = B = \n b . \n")
+        archive.writestr("wikitext-2-raw/wiki.valid.raw", " = C = \n c . \n")
+        archive.writestr("wikitext-2-raw/wiki.test.raw", " = D = \n d . \n = E = \n e . \n")
+    parts = split_documents(load_documents("wikitext-2"))
+    assert parts.rule == "official"
+    assert [[d.name.split(":")[-1] for d in part] for part in parts] == [
+        ["A", "B"], ["C"], ["D", "E"]
+    ]  # fmt: skip
+
+
+def test_a_named_data_set_of_another_kind_is_refused():
+    with pytest.raises(ValueError, match="'co2' is not a text data set; give one of stdlib"):
+        load_documents("co2")
