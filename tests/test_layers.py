@@ -201,3 +201,39 @@ def test_equals_the_numpy_reference_over_two_chunks_with_state_carried(kind, lay
         torch.testing.assert_close(out, torch.from_numpy(ref_out), rtol=0, atol=1e-8)
         for ours, ref in zip(states(state), states(ref_state), strict=True):
             torch.testing.assert_close(ours, torch.from_numpy(ref), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize(("kind", "layers"), list(itertools.product(KINDS, (1, 2))))
+def test_step_cells_step_by_step_equal_the_layer(kind, layers):
+    """T single steps through `step_cells()`, the state carried, equal one pass of the layer,
+    in float32 (the dtype serving runs in) from a random start state."""
+    torch.manual_seed(1)
+    layer = Recurrent(kind, I, H, num_layers=layers, dropout=0.3 if layers > 1 else 0.0).eval()
+    with torch.no_grad():  # biases away from zero, so that a wrong bias shows
+        for name, param in layer.named_parameters():
+            if "bias" in name:
+                param.normal_()
+    x = torch.randn(N, T, I)
+    start = tuple(torch.randn(layers, N, H) for _ in range(2 if kind == "lstm" else 1))
+    start = start if kind == "lstm" else start[0]
+    cells = layer.step_cells()
+    assert cells.num_layers == layers and cells.kind == kind
+    with torch.no_grad():
+        want, want_state = layer(x, start)
+        state, outs = start, []
+        for t in range(T):
+            out, state = cells(x[:, t], state)
+            outs.append(out)
+    torch.testing.assert_close(torch.stack(outs, 1), want, atol=1e-5, rtol=0)
+    for got, expected in zip(states(state), states(want_state), strict=True):
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_step_cells_copy_the_weights_and_refuse_two_directions():
+    layer = Recurrent("lstm", I, H)
+    cells = layer.step_cells()
+    with torch.no_grad():
+        layer.rnn.weight_ih_l0.zero_()
+    assert cells.ih[0].weight.abs().sum() > 0  # a copy: training on does not change it
+    with pytest.raises(ValueError, match="unidirectional"):
+        Recurrent("gru", I, H, bidirectional=True).step_cells()

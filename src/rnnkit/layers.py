@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.cells import RecurrentCells
+
 # The cell kinds, named once: annotate with `Kind`, validate against `KINDS`.
 Kind = Literal["rnn_tanh", "rnn_relu", "lstm", "gru"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -167,6 +169,22 @@ class Recurrent(nn.Module):
         shape = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
         h = torch.zeros(shape, device=device or weight.device, dtype=dtype or weight.dtype)
         return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
+
+    def step_cells(self) -> RecurrentCells:
+        """This stack's one-step form: a `rnnkit.cells.RecurrentCells` with a copy of its
+        weights, ``out (N, H), state = cells(x (N, I), state)`` through every layer, for
+        inference one token at a time (see `rnnkit.cells`). Unidirectional layers only."""
+        if self.bidirectional:
+            raise ValueError(
+                "step_cells needs a unidirectional layer: the backward direction reads the "
+                "sequence from its end, which one step at a time never reaches"
+            )
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        weights = [
+            tuple(getattr(self.rnn, f"{name}_l{l}").detach() for name in names)
+            for l in range(self.num_layers)
+        ]
+        return RecurrentCells.from_weights(self.kind, weights)
 
     def forward(
         self, x: Tensor, state: State | None = None, lengths: Tensor | None = None

@@ -97,7 +97,9 @@ class TokenDecoder(nn.Module):
 
     ``run(tokens (N, T), state, lengths) -> (features (N, T, H), state)`` and
     ``logits(features (N, T, H)) -> (N, T, V)`` are kept apart so seq2seq can mix attention
-    into the features in between.
+    into the features in between. For inference outside ``run`` (one step at a time, ONNX):
+    ``embedding`` (the (V, E) lookup), ``rnn.step_cells()`` (the one-step recurrence) and
+    ``output_layer()`` (features -> scores as a module of its own), none with dropout.
     """
 
     def __init__(
@@ -154,19 +156,60 @@ class TokenDecoder(nn.Module):
         out, state = self.rnn(x, state, lengths)
         return self.drop(out), state
 
+    @property
+    def embedding(self) -> nn.Embedding:
+        """The (V, E) token embedding (no dropout): ``decoder.embedding(ids)`` is (..., E)."""
+        return self.inputs.embed
+
+    def output_layer(self) -> OutputLayer:
+        """The output layer as a module of its own, sharing this decoder's weights: copy or
+        quantize it without touching the decoder."""
+        return OutputLayer(self.project, self.out, self.vocab_size)
+
     def logits(self, features: Tensor) -> Tensor:
         """(..., H) -> (..., V) scores; log-probabilities with the adaptive softmax."""
-        if self.adaptive:
-            return self.out.log_prob(features.reshape(-1, features.shape[-1])).view(
-                *features.shape[:-1], self.vocab_size
-            )
-        return self.out(self.project(features))
+        return _scores(self.project, self.out, self.vocab_size, features)
+
+    def log_probs(self, features: Tensor) -> Tensor:
+        """(..., H) -> (..., V) log-probabilities of the next token."""
+        return _log_probs(self.logits(features), self.adaptive)
 
     def adaptive_loss(self, features: Tensor, targets: Tensor) -> Tensor:
         """Mean negative log-likelihood of the scored targets (not -100) without the full
         (N, T, V) scores: the adaptive softmax's training path."""
         scored = targets != -100
         return -self.out(features[scored], targets[scored]).output.mean()
+
+
+class OutputLayer(nn.Module):
+    """A `TokenDecoder`'s output layer on its own (from ``decoder.output_layer()``).
+
+    Call: ``scores = layer(features (..., H))`` -> (..., V), log-probabilities with the
+    adaptive softmax; ``layer.log_probs(features)`` -> (..., V) log-probabilities always.
+    It holds the decoder's own ``project`` and ``out`` modules (no dropout).
+    """
+
+    def __init__(self, project: nn.Module, out: nn.Module, vocab_size: int) -> None:
+        super().__init__()
+        self.project, self.out, self.vocab_size = project, out, vocab_size
+        self.adaptive = isinstance(out, nn.AdaptiveLogSoftmaxWithLoss)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return _scores(self.project, self.out, self.vocab_size, features)
+
+    def log_probs(self, features: Tensor) -> Tensor:
+        return _log_probs(self(features), self.adaptive)
+
+
+def _scores(project: nn.Module, out: nn.Module, V: int, features: Tensor) -> Tensor:
+    """(..., H) -> (..., V): the output layer, full or adaptive (which gives log-probs)."""
+    if isinstance(out, nn.AdaptiveLogSoftmaxWithLoss):
+        return out.log_prob(features.reshape(-1, features.shape[-1])).view(*features.shape[:-1], V)
+    return out(project(features))
+
+
+def _log_probs(scores: Tensor, adaptive: bool) -> Tensor:
+    return scores if adaptive else scores.log_softmax(-1)
 
 
 class Generative(nn.Module):

@@ -2,7 +2,9 @@
 
 `StepModel` runs a trained `LanguageModel`'s weights (embedding, recurrence, output layer) on a
 batch of rows that each continue from their own state: no input checks, no dropout, no
-autograd in the hot path, and optionally int8 weights.
+autograd in the hot path, and optionally int8 weights. The recurrence is the layer's own
+one-step form (`rnnkit.layers.Recurrent.step_cells`), the output layer the decoder's
+(`output_layer()`), both copies: training the model on does not change a `StepModel`.
 
 `StateCache` keeps, for a token prefix, the recurrent state after reading it and the
 log-probabilities of the next token: when a user types one more word, the prefix before it is
@@ -29,68 +31,6 @@ from rnnkit.models import LanguageModel
 Key = tuple[int, ...]
 
 
-class Cells(nn.Module):
-    """The recurrence of a trained `Recurrent` stack as plain linear layers, one step at a time.
-
-    LSTM and Elman layers are one linear layer over ``[x, h]`` (weights ``[W_ih | W_hh]``,
-    biases summed); the LSTM's gate rows are reordered i, f, o, g so that one sigmoid covers
-    three gates. GRU layers keep ``ih`` and ``hh`` apart because r multiplies the hidden part
-    of the candidate gate, bias included (torch's variant). On a CPU a single step through the
-    fused kernel pays a large fixed cost per call, and torch's int8 LSTM kernel more still;
-    linear layers are quick for one step and have an int8 dynamic version. Tested against
-    `LanguageModel` itself to 1e-5 for every kind.
-    """
-
-    def __init__(self, rnn: nn.RNNBase, kind: str) -> None:
-        super().__init__()
-        if rnn.bidirectional:
-            raise ValueError("a language model is unidirectional")
-        self.kind, self.hidden = kind, rnn.hidden_size
-        H = rnn.hidden_size
-        self.ih, self.hh = nn.ModuleList(), nn.ModuleList()
-        for l in range(rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (
-                getattr(rnn, f"{p}_l{l}").detach()
-                for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            )
-            if kind == "gru":
-                self.ih.append(_linear(w_ih, b_ih))
-                self.hh.append(_linear(w_hh, b_hh))
-                continue
-            weight, bias = torch.cat([w_ih, w_hh], 1), b_ih + b_hh
-            if kind == "lstm":  # i, f, g, o -> i, f, o, g
-                order = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H),
-                                   torch.arange(2 * H, 3 * H)])  # fmt: skip
-                weight, bias = weight[order], bias[order]
-            self.ih.append(_linear(weight, bias))
-
-    def forward(
-        self, x: Tensor, h: Tensor, c: Tensor | None, l: int
-    ) -> tuple[Tensor, Tensor | None]:
-        """One step of layer ``l``: x (N, I), h and c (N, H) -> (h', c')."""
-        if self.kind == "gru":
-            ir, iz, in_ = self.ih[l](x).chunk(3, dim=-1)
-            hr, hz, hn = self.hh[l](h).chunk(3, dim=-1)
-            r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-            n = torch.tanh(in_ + r * hn)
-            return n + z * (h - n), None  # (1 - z) * n + z * h
-        pre = self.ih[l](torch.cat([x, h], dim=-1))
-        if self.kind == "lstm":
-            H = self.hidden
-            i, f, o = torch.sigmoid(pre[:, : 3 * H]).chunk(3, dim=-1)
-            c = torch.addcmul(f * c, i, torch.tanh(pre[:, 3 * H :]))
-            return o * torch.tanh(c), c
-        return (torch.tanh(pre) if self.kind == "rnn_tanh" else torch.relu(pre)), None
-
-
-def _linear(weight: Tensor, bias: Tensor) -> nn.Linear:
-    linear = nn.Linear(weight.shape[1], weight.shape[0])
-    with torch.no_grad():
-        linear.weight.copy_(weight)
-        linear.bias.copy_(bias)
-    return linear
-
-
 def _int8(module: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         # torch 2.13 announces that eager-mode quantization is moving to the torchao package;
@@ -106,18 +46,13 @@ class _Recur(nn.Module):
     interpreter the two dozen small ops of a step cost about a third less than in Python.
     """
 
-    def __init__(self, embed: nn.Embedding, cells: Cells, layers: int, lstm: bool) -> None:
+    def __init__(self, embedding: nn.Module, cells: nn.Module, lstm: bool) -> None:
         super().__init__()
-        self.embed, self.cells, self.layers, self.lstm = embed, cells, layers, lstm
+        self.embedding, self.cells, self.lstm = embedding, cells, lstm
 
     def forward(self, ids: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.embed(ids)  # (N, E)
-        hs, cs = [], []
-        for l in range(self.layers):  # each layer's output is the next layer's input
-            x, c_l = self.cells(x, h[l], c[l] if self.lstm else None, l)
-            hs.append(x)
-            cs.append(c_l)
-        return torch.stack(hs), (torch.stack(cs) if self.lstm else c)
+        _, state = self.cells(self.embedding(ids), (h, c) if self.lstm else h)  # x: (N, E)
+        return state if self.lstm else (state, c)
 
 
 def _traced(module: nn.Module, example: tuple[Tensor, ...]) -> nn.Module:
@@ -152,19 +87,18 @@ class StepModel:
     """
 
     def __init__(self, model: LanguageModel, int8: bool = False) -> None:
-        decoder = copy.deepcopy(model.decoder).eval()
-        parts = nn.ModuleDict(
-            {"cells": Cells(decoder.rnn.rnn, decoder.rnn.kind), "project": decoder.project,
-             "out": decoder.out}
-        )  # fmt: skip
-        parts = _int8(parts) if int8 else parts
-        decoder.project, decoder.out = parts["project"], parts["out"]  # what logits() calls
-        self.decoder = decoder
+        decoder = model.decoder
+        # One deepcopy for both: a tied output layer stays tied to the embedding it copies.
+        embedding, head = copy.deepcopy((decoder.embedding, decoder.output_layer()))
+        cells = decoder.rnn.step_cells()  # a copy of the weights as linear layers
+        if int8:
+            cells, head = _int8(cells), _int8(head)
+        self.head = head.eval()
         self.lstm = decoder.rnn.kind == "lstm"
         self.shape = L, H = (decoder.rnn.num_layers, decoder.rnn.hidden_size)
         self.vocab_size = decoder.vocab_size
         self.int8 = int8
-        recur = _Recur(decoder.inputs.embed, parts["cells"], L, self.lstm)
+        recur = _Recur(embedding, cells, self.lstm).eval()
         example = (torch.zeros(2, dtype=torch.long), torch.zeros(L, 2, H), self._no_c(L, 2, H))
         self.recur = _traced(recur, example)
 
@@ -193,8 +127,7 @@ class StepModel:
                 c = torch.where(alive[t], c_new, c) if self.lstm else c
             else:
                 h, c = h_new, c_new
-        scores = self.decoder.logits(h[-1])  # the top layer after each row's last token
-        log_probs = scores if self.decoder.adaptive else scores.log_softmax(-1)  # (N, V)
+        log_probs = self.head.log_probs(h[-1])  # (N, V) after each row's last token
         return log_probs, self._split(h, c, N)
 
     def _batch(self, states: Sequence[State | None]) -> tuple[Tensor, Tensor]:
