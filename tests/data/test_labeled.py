@@ -23,6 +23,7 @@ from rnnkit.data.labeled import (
     encode_labels,
     label_index,
     load_imdb,
+    load_labeled,
     load_labeled_texts,
     read_numeric_rows,
 )
@@ -447,3 +448,48 @@ def test_label_index_and_encoding():
         encode_labels(["pos", "maybe"], classes)
     with pytest.raises(ValueError, match="classes must be distinct"):
         encode_labels(["a"], ["a", "a"])
+
+
+# ---- any labeled source ---------------------------------------------------------------------
+
+
+def test_load_labeled_reads_every_form_of_source(tmp_path):
+    digits = load_labeled("digits")
+    assert digits.kind == "image" and len(digits.train_inputs) == 1437
+    assert digits.train_inputs[0].shape == (8, 8) and digits.rule == "stratified 20%, seed 0"
+    (tmp_path / "idx").mkdir()
+    for name, data in mnist_files().items():
+        (tmp_path / "idx" / name).write_bytes(data)
+    mnist = load_labeled(str(tmp_path / "idx"))
+    assert (mnist.kind, mnist.rule, mnist.train_labels) == ("image", "official", ["7", "2"])
+    write_reviews(tmp_path / "reviews")
+    imdb = load_labeled(str(tmp_path / "reviews"))
+    assert imdb.kind == "text" and imdb.test_labels == ["neg", "pos"]
+    check_reviews(
+        [Example(t, y) for t, y in zip(imdb.train_inputs, imdb.train_labels, strict=True)],
+        [Example(t, y) for t, y in zip(imdb.test_inputs, imdb.test_labels, strict=True)],
+    )
+    table = tmp_path / "t.csv"
+    table.write_text("label,text\n" + "".join(f"l{i % 2},text {i}\n" for i in range(20)))
+    texts = load_labeled(str(table))
+    assert (texts.kind, texts.rule) == ("text", "i % 10")
+    assert texts.test_inputs == ["text 9", "text 19"] and len(texts.train_inputs) == 18
+    table.write_text("label,x\n" + "".join(f"l{i % 2},{i},{i}\n" for i in range(10)))
+    numbers = load_labeled(str(table), numeric=True, row_size=2)
+    assert numbers.kind == "numeric" and numbers.test_inputs[0].tolist() == [[9.0, 9.0]]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("co2", "'co2' is not a labeled or images data set; give one of digits, mnist, imdb"),
+        ("notes.txt", "data source must be one of digits, mnist, imdb, or a .csv/.tsv/.jsonl"),
+    ],
+)
+def test_load_labeled_says_what_a_source_may_be(tmp_path, monkeypatch, source, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        load_labeled(source)
+    (tmp_path / "few.csv").write_text("text,label\na,x\nb,y\n")
+    with pytest.raises(ValueError, match="few.csv has 2 rows; the split needs at least 10"):
+        load_labeled("few.csv")

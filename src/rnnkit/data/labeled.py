@@ -9,8 +9,10 @@ Kinds of input, each read into plain tensors or strings prepared once:
 - Numeric sequences: `read_numeric_rows` reads a CSV/TSV file whose lines are a label and a
   flat list of numbers, of any length.
 
-`label_index` and `encode_labels` turn string labels into class ids. Every problem a user can
-fix is a one-line ValueError that names the file, the line and what to do.
+`load_labeled` reads any labeled source string (named, a folder, a table) through
+`rnnkit.data.registry.parse_source`, with its train and test parts. `label_index` and
+`encode_labels` turn string labels into class ids. Every problem a user can fix is a one-line
+ValueError that names the file, the line and what to do.
 """
 
 from __future__ import annotations
@@ -24,18 +26,22 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from rnnkit.data.registry import dataset
+from rnnkit.data.images import load_digits_rows, load_mnist_rows
+from rnnkit.data.registry import dataset, describe, parse_source
 from rnnkit.data.remote import default_cache_dir, fetch
 from rnnkit.data.tables import read_table, read_text
 
 __all__ = [
     "Example",
+    "LabeledSplit",
     "encode_labels",
     "label_index",
     "load_imdb",
+    "load_labeled",
     "load_labeled_texts",
     "read_numeric_rows",
 ]
@@ -47,6 +53,79 @@ class Example:
 
     text: str
     label: str
+
+
+@dataclass(frozen=True)
+class LabeledSplit:
+    """The train and test parts of a labeled source. Inputs are (T, I) float32 tensors
+    (images read row by row, numeric rows) or strings (texts); labels are strings. ``kind``
+    is "image", "text" or "numeric"; ``rule`` says how the test part was chosen."""
+
+    train_inputs: list[Any]
+    train_labels: list[str]
+    test_inputs: list[Any]
+    test_labels: list[str]
+    kind: str
+    rule: str
+
+
+def load_labeled(
+    source: str | Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    numeric: bool = False,
+    row_size: int = 1,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+) -> LabeledSplit:
+    """The labeled data of ``source``: "digits", "mnist", "imdb", a folder of the four MNIST
+    IDX files or of IMDB reviews, or a .csv/.tsv/.jsonl table (`load_labeled_texts`, or
+    `read_numeric_rows` when ``numeric``).
+
+    Test parts: MNIST's and IMDB's official ones, digits' fixed stratified 20%
+    (`load_digits_rows`), and every 10th row of a table (row i when i % 10 == 9).
+    """
+    parsed = parse_source(source)
+    folder = parsed.path if parsed.form == "folder" else None
+    if parsed.form == "named":
+        layout = dataset(parsed.text, "labeled", "images").layout
+    elif folder is not None:
+        layout = "idx" if any(folder.glob("train-images-idx3-ubyte*")) else "aclImdb"
+    elif parsed.form == "table":
+        layout = "table"
+    else:
+        raise ValueError(f"data source must be {describe('labeled', 'images')}; got {source!r}")
+    if layout in ("sklearn-digits", "idx"):
+        digits = layout == "sklearn-digits"
+        rows = (
+            load_digits_rows()
+            if digits
+            else load_mnist_rows(folder, cache_dir=cache_dir, offline=offline)
+        )
+        names = [rows.classes[i] for i in rows.train_y.tolist()]
+        tests = [rows.classes[i] for i in rows.test_y.tolist()]
+        rule = "stratified 20%, seed 0" if digits else "official"
+        return LabeledSplit(list(rows.train_x), names, list(rows.test_x), tests, "image", rule)
+    if layout == "aclImdb":
+        train, test = load_imdb(folder, cache_dir=cache_dir, offline=offline)
+        return LabeledSplit(
+            [e.text for e in train], [e.label for e in train],
+            [e.text for e in test], [e.label for e in test], "text", "official",
+        )  # fmt: skip
+    if numeric:
+        inputs, labels = read_numeric_rows(parsed.text, label_column, row_size)
+    else:
+        examples = load_labeled_texts(parsed.text, text_column, label_column)
+        inputs, labels = [e.text for e in examples], [e.label for e in examples]
+    test = [i % 10 == 9 for i in range(len(inputs))]
+    if not any(test):
+        raise ValueError(f"{source} has {len(inputs)} rows; the split needs at least 10")
+    part = lambda items, want: [x for x, t in zip(items, test, strict=True) if t == want]  # noqa: E731
+    return LabeledSplit(
+        part(inputs, False), part(labels, False), part(inputs, True), part(labels, True),
+        "numeric" if numeric else "text", "i % 10",
+    )  # fmt: skip
 
 
 def load_labeled_texts(
