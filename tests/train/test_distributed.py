@@ -1,14 +1,19 @@
 """Data-parallel training under torchrun: it matches one process on the same global batch,
-and a pair of processes killed mid-run resumes to the same weights as a pair left alone."""
+and a pair of processes killed mid-run (launcher and workers) resumes to the same weights,
+bit for bit, as a pair left alone."""
 
 import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from test_resume import SCRIPT, kill_mid_run, run_script
+from test_resume import SCRIPT, kill_mid_run, run_script, step_records
+
+from rnnkit.train.checkpoint import latest_checkpoint
 
 ARGS = ("--dropout", "0", "--epochs", "2")
 
@@ -33,12 +38,47 @@ def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
         torch.testing.assert_close(two[name], value, rtol=0, atol=1e-10, msg=name)
 
 
+def gone(pid):
+    """Whether process ``pid`` has exited (a zombie has: it holds no files or locks)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def kill_all(pid_dir):
+    """A ``kill`` for `kill_mid_run` that kills the workers, then the launcher's group: the
+    workers run in sessions of their own, so killing the launcher alone would leave them
+    training to the end."""
+
+    def kill(launcher, sig):
+        workers = [int(path.read_text()) for path in sorted(pid_dir.glob("rank-*.pid"))]
+        assert len(workers) == 2, f"expected the PIDs of 2 workers, found {workers}"
+        for pid in workers:
+            os.kill(pid, sig)
+        os.killpg(launcher, sig)
+        deadline = time.monotonic() + 30
+        while not all(gone(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived SIGKILL"
+            time.sleep(0.01)
+
+    return kill
+
+
 def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
-    alone, killed = tmp_path / "alone", tmp_path / "killed"
-    run_script(alone, *ARGS, launcher=torchrun())
-    command = [*torchrun(), str(SCRIPT), str(killed), *ARGS, "--delay", "0.1"]
+    """With dropout, so each rank must continue its own random stream after the resume."""
+    alone, killed, pids = tmp_path / "alone", tmp_path / "killed", tmp_path / "pids"
+    args = ("--dropout", "0.3", "--epochs", "2")
+    run_script(alone, *args, launcher=torchrun())
+    command = [*torchrun(), str(SCRIPT), str(killed), *args, "--delay", "0.1"]
+    command += ["--pid-dir", str(pids)]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
-    kill_mid_run(process, killed, kill=os.killpg, timeout=90)  # the launcher and both workers
-    run_script(killed, *ARGS, "--resume", launcher=torchrun())
+    kill_mid_run(process, killed, kill=kill_all(pids), timeout=90)
+    stopped_at = latest_checkpoint(killed / "checkpoint")
+    time.sleep(1.0)  # workers still alive would write the next checkpoint meanwhile
+    assert latest_checkpoint(killed / "checkpoint") == stopped_at
+    run_script(killed, *args, "--resume", launcher=torchrun())
     expected, got = weights(alone), weights(killed)
     assert all(torch.equal(expected[name], got[name]) for name in expected)
+    assert step_records(killed) == step_records(alone)

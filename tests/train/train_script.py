@@ -1,10 +1,15 @@
 """A small training run in its own process(es), for the kill-and-resume and torchrun tests.
 
 usage: python train_script.py RUN_DIR [--resume] [--delay S] [--dropout P] [--epochs E]
+                              [--pid-dir DIR]
        python -m torch.distributed.run --nproc_per_node=2 train_script.py RUN_DIR ...
+
+With --pid-dir, each process writes its PID to DIR/rank-R.pid, so that a test can kill the
+torchrun workers themselves: they run in sessions of their own, apart from the launcher.
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -37,9 +42,13 @@ def main():
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--pid-dir", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     context = distributed.setup("cpu")
+    if args.pid_dir is not None:
+        args.pid_dir.mkdir(exist_ok=True)
+        (args.pid_dir / f"rank-{context.rank}.pid").write_text(str(os.getpid()))
     torch.manual_seed(0)
     model = SequenceRegressor(dropout=args.dropout).double()
     data = sum_task(samples=160, rank=context.rank, world_size=context.world_size)
