@@ -10,7 +10,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.models import LanguageModel
-from rnnkit.serve import export
+from rnnkit.tasks.lm import export
 from rnnkit.tasks.lm.export import export_onnx, onnx_session
 from rnnkit.tasks.lm.use import complete
 from rnnkit.tasks.runner import load_run
@@ -76,6 +76,18 @@ def test_onnxruntime_matches_torch_with_the_state_carried_over_two_calls(tmp_pat
     for have, expected in zip(as_list(state), as_list(second.state), strict=True):
         torch.testing.assert_close(have, expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(N), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_model_with_dropout_exports_and_keeps_its_mode(tmp_path, kind, training):
+    """Dropout 0.2 on the embeddings, between the layers and on the outputs (the defaults):
+    the check compares with dropout off, and the caller's model keeps its mode."""
+    model = tiny_model(kind, num_layers=2, dropout=0.2).train(training)
+    report = export_onnx(model, tmp_path / "m.onnx")
+    assert report.max_abs_diff <= 1e-4
+    assert model.training is training
+    assert all(m.training is training for m in model.modules())
 
 
 def test_the_exported_vegas_model_suggests_what_torch_suggests(vegas_run, tmp_path):

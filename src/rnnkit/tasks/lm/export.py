@@ -56,25 +56,32 @@ class StepGraph(nn.Module):
         log_probs: (N, V), log-softmax of the scores after the last token (the adaptive
             softmax already gives log-probabilities). h, c: (L, N, H), the state after it.
 
-    It calls the decoder's embedding, fused recurrent kernel and output layer directly: the
-    model's input checks read tensor values, which a trace would freeze into constants and
-    ``torch.export`` refuses. The model must be in eval mode (no dropout).
+    It holds float32 CPU copies of the decoder's public inference parts: the embedding, the
+    `Recurrent` layer (whose fused kernel becomes the single ONNX LSTM/GRU/RNN operator, T
+    dynamic) and the output layer, and it is built in eval mode. Nothing in it is shared
+    with ``model``, so exporting never changes the caller's model or its mode (the exporter
+    puts a module back into the mode it found it in, children included). The model's own
+    forward is not traced: its token checks read tensor values, which a trace would freeze
+    into constants and ``torch.export`` refuses.
     ``rnnkit serve`` does not run this graph: it runs `rnnkit.tasks.lm.inference.StepModel`, the
-    same weights as plain linear layers, which is quicker for one step on a CPU. Both are
-    tested against `LanguageModel` itself; this graph is for runtimes outside Python.
+    layer's one-step form (``Recurrent.step_cells``, plain linear layers, quicker for one step
+    on a CPU) with the same embedding and output layer. Both are tested against
+    `LanguageModel` itself; this graph is for runtimes outside Python.
     """
 
     def __init__(self, model: LanguageModel) -> None:
         super().__init__()
-        self.decoder = model.decoder
-        self.lstm = model.decoder.rnn.kind == "lstm"
+        decoder = model.decoder
+        # One deepcopy for the three: a tied output layer stays tied to the embedding.
+        parts = copy.deepcopy((decoder.embedding, decoder.rnn, decoder.output_layer()))
+        self.embedding, self.rnn, self.head = parts
+        self.lstm = decoder.rnn.kind == "lstm"
+        self.float().cpu().eval()
 
     def forward(self, tokens: Tensor, h: Tensor, c: Tensor | None = None) -> tuple[Tensor, ...]:
-        decoder = self.decoder
-        x = decoder.inputs.embed(tokens)  # (N, T, E)
-        out, state = decoder.rnn.rnn(x, (h, c) if self.lstm else h)  # out: (N, T, H)
-        scores = decoder.logits(out[:, -1])  # (N, V)
-        log_probs = scores if decoder.adaptive else scores.log_softmax(-1)
+        x = self.embedding(tokens)  # (N, T, E)
+        out, state = self.rnn(x, (h, c) if self.lstm else h)  # out: (N, T, H)
+        log_probs = self.head.log_probs(out[:, -1])  # (N, V)
         return (log_probs, *state) if self.lstm else (log_probs, state)
 
 
@@ -142,11 +149,12 @@ def export_onnx(
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= highest:
         raise ValueError(f"opset must be an int from {MIN_OPSET} to {highest}, got {opset!r}")
 
-    model = copy.deepcopy(model).float().cpu().eval()
+    graph = StepGraph(model)  # copies: the caller's model is neither changed nor used
+    reference = copy.deepcopy(model).float().cpu().eval()
     with torch.no_grad(), atomic_path(path) as tmp:
-        exporter = _export(StepGraph(model), tmp, opset)
+        exporter = _export(graph, tmp, opset)
         onnx.checker.check_model(str(tmp), full_check=True)
-        diff = max_difference(tmp, model, CHECK_SHAPES, seed)
+        diff = max_difference(tmp, reference, CHECK_SHAPES, seed)
         if not diff <= tolerance:  # written so that NaN fails too
             raise ValueError(
                 f"onnxruntime and torch disagree: largest difference {diff:.2e} exceeds the "
@@ -167,7 +175,7 @@ def _export(step: StepGraph, path: Path, opset: int) -> str:
     takes seconds. Either way the onnxruntime comparison afterwards vouches for the file.
     """
     N, T = TRACE_SHAPE
-    L, H = step.decoder.rnn.num_layers, step.decoder.rnn.hidden_size
+    L, H = step.rnn.num_layers, step.rnn.hidden_size
     tokens = torch.zeros(N, T, dtype=torch.long)
     state = [torch.zeros(L, N, H) for _ in range(2 if step.lstm else 1)]
     inputs, outputs = io_names(step.lstm)
@@ -246,7 +254,10 @@ def random_inputs(
 
 @torch.no_grad()
 def torch_step(model: LanguageModel, tokens: Tensor, *state: Tensor) -> list[Tensor]:
-    """The reference: [log_probs (N, V), h[, c]] from the model's ordinary forward pass."""
+    """The reference: [log_probs (N, V), h[, c]] from the model's ordinary forward pass,
+    which must be in eval mode (dropout would make it random)."""
+    if model.training:
+        raise ValueError("the reference model is in training mode (dropout on); call .eval()")
     output, _ = model(tokens, state=tuple(state) if len(state) == 2 else state[0])
     last = output.logits[:, -1]  # (N, V)
     log_probs = last if model.decoder.adaptive else last.log_softmax(-1)
