@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 from test_resume import SCRIPT, kill_mid_run, run_script, step_records
+from test_rundir import hold_lock
 
 from rnnkit.train.checkpoint import latest_checkpoint
 
@@ -82,3 +83,16 @@ def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
     expected, got = weights(alone), weights(killed)
     assert all(torch.equal(expected[name], got[name]) for name in expected)
     assert step_records(killed) == step_records(alone)
+
+
+def test_a_run_locked_by_another_process_stops_every_rank(tmp_path):
+    holder = hold_lock(tmp_path / "run")
+    try:
+        process = run_script(tmp_path / "run", *ARGS, launcher=torchrun(), wait=False)
+        _, err = process.communicate(timeout=120)  # rank 1 must not wait for rank 0 forever
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert process.returncode != 0
+    assert f"is being trained by process {holder.pid}; wait for it or stop it" in err
+    assert not (tmp_path / "run" / "checkpoint").exists()
