@@ -316,10 +316,10 @@ def _table_rows(path: Path, text: str, column: str) -> Iterator[Row]:
     if table.columns or not table.jsonl:  # an empty JSON-lines file has nothing to check
         table.require(column)
     for row in table.rows:
-        if table.jsonl and column not in row.record:
-            continue
-        if table.jsonl:
+        if not table.jsonl:
+            count = row.get("count") if "count" in table.columns else 1
+        elif column in row.record:
             count = row.record.get("count", 1)
         else:
-            count = row.get("count") if "count" in table.columns else 1
+            continue  # a JSON line without the field
         yield row.line, row.get(column), count
