@@ -17,7 +17,25 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rnnkit.layers import Kind
+
 C = TypeVar("C")
+
+
+@dataclasses.dataclass
+class RecurrentConfig:
+    """The settings of a `rnnkit.layers.Recurrent` stack: the base of every task's ``model``
+    section, which adds its own fields and may change these defaults."""
+
+    kind: Kind = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0  # between stacked layers
+
+    def layer_args(self) -> dict[str, Any]:
+        """The keyword arguments a model passes on to its `Recurrent` stack."""
+        return {"kind": self.kind, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "dropout": self.dropout}  # fmt: skip
 
 
 def to_dict(config: Any) -> dict[str, Any]:

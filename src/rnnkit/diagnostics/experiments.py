@@ -30,35 +30,27 @@ from torch import nn
 from rnnkit.data import synthetic
 from rnnkit.data.batching import TensorBatches
 from rnnkit.diagnostics.gradient_flow import measure_gradient_flow
+from rnnkit.diagnostics.problems import NUM_COPY, PROBLEMS
 from rnnkit.layers import Kind
-from rnnkit.models import IGNORE_INDEX, SequenceRegressor, SequenceTagger
+from rnnkit.models import IGNORE_INDEX, SequenceRegressor
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, Trainer, TrainingDiverged
 
 KINDS: tuple[Kind, ...] = ("rnn_tanh", "lstm", "gru")  # the kinds compared by default
 INITS = ("uniform", "orthogonal")
-TASKS = ("adding", "copy")
-NUM_COPY, NUM_SYMBOLS = 10, 8  # copy-memory: symbols to remember, size of their alphabet
+TASKS = tuple(PROBLEMS)
 MOMENTUM = 0.9  # SGD momentum in the clipping experiment
 
 
 def make_data(task: str, n: int, length: int, seed: int) -> synthetic.Data:
-    """n sequences of T = ``length`` steps: the adding problem, or copy-memory with
-    ``NUM_COPY`` symbols and a delay of T - 2 * NUM_COPY blank steps."""
-    if task == "adding":
-        return synthetic.adding_problem(n, length, seed)
-    return synthetic.copy_memory(n, length - 2 * NUM_COPY, NUM_COPY, NUM_SYMBOLS, seed)
+    """n sequences of T = ``length`` steps of the problem ``task`` (`PROBLEMS`)."""
+    return PROBLEMS[task].make(n, length, seed)
 
 
 def build_model(task: str, kind: Kind, hidden_size: int, init: str) -> nn.Module:
-    """The model for ``task``: a `SequenceRegressor` on the adding problem (I = 2), a
-    `SequenceTagger` over token ids on copy-memory; recurrent weights initialised by ``init``."""
-    if task == "adding":
-        model: nn.Module = SequenceRegressor(input_size=2, kind=kind, hidden_size=hidden_size)
-        layer = model.encoder.rnn
-    else:
-        model = SequenceTagger(NUM_SYMBOLS + 1, NUM_SYMBOLS + 2, kind=kind, hidden_size=hidden_size)
-        layer = model.encoder.rnn
+    """The model of the problem ``task``, recurrent weights initialised by ``init``."""
+    model = PROBLEMS[task].model(kind, hidden_size)
+    layer = model.encoder.rnn
     layer.orthogonal = init == "orthogonal"  # read by reset_parameters
     layer.reset_parameters()
     return model

@@ -21,7 +21,8 @@ def test_lstm_solves_the_adding_problem_far_below_the_baseline(tmp_path):
 
 
 def test_copy_task_trains_and_logs(tmp_path):
-    overrides = [*SMALL, "model.hidden_size=16", "train.epochs=2"]
+    # T = 40: the 10 symbols, a delay of 20 blanks, the delimiter and the recall.
+    overrides = [*SMALL, "data.length=40", "model.hidden_size=16", "train.epochs=2"]
     run_dir, result = runner.train("copy", tmp_path / "run", overrides=overrides, quiet=True)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if r["kind"] == "step"]

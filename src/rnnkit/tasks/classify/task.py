@@ -34,9 +34,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from rnnkit.config import RecurrentConfig
 from rnnkit.data import images, labeled
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
+from rnnkit.layers import Kind
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.base import Built
 from rnnkit.tasks.classify.metrics import classification_report, plot_confusion
@@ -66,8 +68,8 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    kind: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "gru"
+class ModelConfig(RecurrentConfig):
+    kind: Kind = "gru"
     embedding_dim: int | None = 128  # texts only
     hidden_size: int = 128
     num_layers: int = 2

@@ -29,10 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit.config import RecurrentConfig
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.calendar import calendar_features, calendar_width
 from rnnkit.data.series import SeriesData, fill_causal, load_series
 from rnnkit.data.windows import SeriesScaler, windows
+from rnnkit.layers import Kind
 from rnnkit.models.forecaster import Forecaster
 from rnnkit.tasks.forecast.baselines import make_baselines
 from rnnkit.tasks.forecast.metrics import interval_scale, mase_scale, stretch
@@ -63,12 +65,12 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(RecurrentConfig):
     strategy: Literal["direct", "recursive", "seq2seq"] = "seq2seq"
     head: Literal["point", "gaussian", "quantile"] = "gaussian"
     interval: float = 0.9  # central prediction interval reported and scored
     calibrate: bool = True  # stretch the intervals to cover `interval` of validation windows
-    kind: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
+    kind: Kind = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0

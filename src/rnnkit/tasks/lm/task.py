@@ -28,6 +28,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from rnnkit.config import RecurrentConfig
 from rnnkit.data.batching import StreamBatches
 from rnnkit.data.sources import Document, load_documents, split_documents
 from rnnkit.data.tokenizers import (
@@ -35,6 +36,7 @@ from rnnkit.data.tokenizers import (
     build_tokenizer,
     encode_documents,
 )
+from rnnkit.layers import Kind
 from rnnkit.models import LanguageModel
 from rnnkit.tasks.base import Built
 from rnnkit.tasks.lm.ngram import KneserNey
@@ -61,8 +63,8 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    kind: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
+class ModelConfig(RecurrentConfig):
+    kind: Kind = "lstm"
     embedding_dim: int = 256
     hidden_size: int = 256
     num_layers: int = 2
@@ -96,6 +98,7 @@ class Corpus:
     train: torch.Tensor  # (S,) token ids
     val: torch.Tensor
     test: torch.Tensor
+    split: str = "i % 20"  # the rule that split the documents (see split_documents)
 
 
 def _times(document: Document) -> int:
@@ -107,7 +110,8 @@ def prepare_corpus(data: DataConfig) -> Corpus:
     """Load, split by distinct document, build the tokenizer on the training part, and encode
     all three parts, each document ``min(count, MAX_REPEATS)`` times."""
     documents = load_documents(data.source, column=data.column, table=data.table)
-    train, val, test = split_documents(documents)
+    parts = split_documents(documents)
+    train, val, test = parts
     if not val or not test:
         raise ValueError(
             f"{data.source} has {len(documents)} documents; the split needs at least 20 "
@@ -126,7 +130,7 @@ def prepare_corpus(data: DataConfig) -> Corpus:
         ids = encode_documents(tokenizer, [d.text for d in part], [_times(d) for d in part])
         return torch.tensor(ids, dtype=torch.long)
 
-    return Corpus(tokenizer, stream(train), stream(val), stream(test))
+    return Corpus(tokenizer, stream(train), stream(val), stream(test), parts.rule)
 
 
 def build_model(config: LMConfig, vocab_size: int) -> LanguageModel:
@@ -177,7 +181,7 @@ def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
     level = config.data.level
     model = build_model(config, corpus.tokenizer.vocab_size)
     load_run_weights(run_dir, model)
-    results: dict[str, Any] = {"level": level, "tokens": {}}
+    results: dict[str, Any] = {"level": level, "split": corpus.split, "tokens": {}}
     for name, stream in (("val", corpus.val), ("test", corpus.test)):
         results["tokens"][name] = int(stream.numel())
         data = StreamBatches(stream, EVAL_BATCH, config.train.bptt)
