@@ -190,12 +190,12 @@ def _own_rows(tensors: dict[str, torch.Tensor], trainer: Trainer) -> dict[str, t
     return {name: t.chunk(world, dim=1)[rank] for name, t in tensors.items()}
 
 
-def _gather_rng(trainer: Trainer) -> list[dict[str, Any]] | None:
-    """The RNG states of every rank, in rank order, on rank 0 (all ranks must call it)."""
+def _gather_rng(trainer: Trainer) -> list[Any]:
+    """The RNG states of every rank in rank order, on rank 0 (all ranks must call it)."""
     own = rng_state()
     if not trainer.context.distributed:
         return [own]
-    states: list[Any] | None = [None] * trainer.context.world_size
+    states: list[Any] = [None] * trainer.context.world_size
     dist.gather_object(own, states if trainer.context.is_main else None, dst=0)
     return states
 
@@ -239,7 +239,7 @@ def _progress(checkpoint: Checkpoint) -> Progress:
     except (KeyError, TypeError) as e:
         raise CheckpointError(
             f"checkpoint {checkpoint.path} was not written by rnnkit's trainer "
-            f"(its progress has no field {e})"
+            f"(its progress cannot be read: {e})"
         ) from e
 
 
