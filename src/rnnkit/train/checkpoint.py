@@ -276,7 +276,9 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rnnkit checkpoint")
     version = payload.get("version")
-    if type(version) is not int or not 1 <= version <= VERSION:
+    if type(version) is not int or version < 1:
+        raise CheckpointError(f"{path} is not an rnnkit checkpoint (format version {version!r})")
+    if version > VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {version!r}, but this rnnkit reads versions "
             f"1 to {VERSION}: it was written by a newer rnnkit; upgrade rnnkit to resume it"
