@@ -50,10 +50,10 @@ def word_run(corpus, tmp_path_factory):
 def test_learns_the_pattern_and_completes_it_at_top_1(word_run):
     lm = load_run(word_run)
     result = complete(lm, "What's the best food to eat in Las", k=3)
-    assert result["next"][0]["token"] == "vegas", result
-    assert result["next"][0]["probability"] > 0.5
+    assert result["words"][0]["word"] == "vegas", result
+    assert result["words"][0]["probability"] > 0.5
     assert result["unknown"] == ["what's"]  # not in the corpus: read as <unk>, not fatal
-    assert result["completions"][0]["text"].startswith("vegas")
+    assert result["phrases"][0]["completion"].startswith("vegas")
 
 
 def test_results_compare_the_network_with_kneser_ney(word_run):
@@ -70,7 +70,7 @@ def test_generation_is_reproducible_and_long_prompts_work(word_run):
     assert first == generate(lm, "we flew to", length=8, seed=3)
     assert first.startswith("we flew to")
     long_prompt = " ".join(PHRASES * 40)  # 1,300 words, far longer than any document
-    assert complete(lm, long_prompt, k=2)["next"]
+    assert complete(lm, long_prompt, k=2)["words"]
 
 
 def test_character_level_reports_bits_per_character(corpus, tmp_path):
@@ -82,7 +82,7 @@ def test_character_level_reports_bits_per_character(corpus, tmp_path):
 def test_cli_complete_and_generate_json(word_run, capsys):
     assert main(["complete", str(word_run), "in las", "--json", "-k", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert len(result["next"]) == 2 and result["next"][0]["token"] == "vegas"
+    assert len(result["words"]) == 2 and result["words"][0]["word"] == "vegas"
     assert main(["generate", str(word_run), "--prime", "my uncle", "--seed", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["text"].startswith("my uncle")
 
@@ -112,3 +112,30 @@ def test_bad_sources_are_clear_errors_and_write_nothing(tmp_path, capsys):
     assert "has no text" in capsys.readouterr().err and not out.exists()
     assert main(["train", "lm", "--data", str(tmp_path / "nope.txt"), "--out", str(out)]) == 2
     assert "nope.txt" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_folder_with_its_own_split_trains_on_it(tmp_path):
+    """train.txt / valid.txt / test.txt (the WikiText and Penn Treebank layout) are the three
+    parts as given, not re-split by the i % 20 rule; the run says which split it used."""
+    folder = tmp_path / "ptb"
+    folder.mkdir()
+    parts = {"train": PHRASES * 5, "valid": PHRASES[:2], "test": ["my uncle moved to las vegas"]}
+    for name, lines in parts.items():
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    overrides = [f"data.source={json.dumps(str(folder))}", "train.epochs=2", *TINY]
+    _, result = runner.train("lm", out, overrides=overrides, quiet=True)
+    assert result.results["split"] == "official"
+    # Each file is one document: its words, then one <eos>.
+    assert result.results["tokens"]["test"] == 6 + 1
+    assert result.results["tokens"]["val"] == sum(len(p.split()) for p in PHRASES[:2]) + 1
+
+
+def test_a_folder_split_with_an_empty_part_says_which(tmp_path, capsys):
+    folder = tmp_path / "ptb"
+    folder.mkdir()
+    for name, text in (("train", "a b c\n" * 30), ("valid", "a b\n"), ("test", "  \n")):
+        (folder / f"{name}.txt").write_text(text)
+    out = tmp_path / "run"
+    assert main(["train", "lm", "--data", str(folder), "--out", str(out)]) == 2
+    assert "test part holds no text" in capsys.readouterr().err and not out.exists()

@@ -35,7 +35,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import RecurrentConfig
-from rnnkit.data import images, labeled
+from rnnkit.data import labeled
+from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
@@ -46,7 +47,6 @@ from rnnkit.tasks.runner import load_run_weights
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, evaluate_loss
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 CLASSES_FILE = "classes.json"
 VOCAB_FILE = "vocab.json"
 
@@ -105,6 +105,7 @@ class Prepared:
     classes: list[str]
     tokenizer: Tokenizer | None  # None for numeric sequences
     input_size: int | None  # features per step of numeric sequences
+    split: str = ""  # how the test part was chosen ("official", "i % 10", ...)
 
 
 def pad(sequences: list[Tensor]) -> dict[str, Tensor]:
@@ -132,52 +133,32 @@ def _split_val(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     return order[:cut], order[cut:]
 
 
-def read_source(data: DataConfig) -> tuple[list[Any], list[str], list[Any], list[str], str]:
-    """(train inputs, train labels, test inputs, test labels, kind) with kind "image",
-    "text" or "numeric"; inputs are (T, I) tensors or strings."""
-    source, path = data.source, Path(data.source).expanduser()
-    if source == "digits" or source == "mnist" or (path.is_dir() and _has_idx(path)):
-        if source == "digits":
-            rows = images.load_digits_rows()
-        else:
-            rows = images.load_mnist_rows(None if source == "mnist" else path)
-        names = rows.classes
-        return (list(rows.train_x), [names[i] for i in rows.train_y.tolist()],
-                list(rows.test_x), [names[i] for i in rows.test_y.tolist()], "image")  # fmt: skip
-    if source == "imdb" or path.is_dir():
-        train, test = labeled.load_imdb(None if source == "imdb" else path)
-        return ([e.text for e in train], [e.label for e in train],
-                [e.text for e in test], [e.label for e in test], "text")  # fmt: skip
-    inputs, labels, kind = read_table(data)
-    test = [i % 10 == 9 for i in range(len(inputs))]
-    if sum(test) == 0:
-        raise ValueError(f"{source} has {len(inputs)} rows; the split needs at least 10")
-    pick = lambda items, want: [x for x, t in zip(items, test, strict=True) if t == want]  # noqa: E731
-    return pick(inputs, False), pick(labels, False), pick(inputs, True), pick(labels, True), kind
+def read_source(data: DataConfig) -> labeled.LabeledSplit:
+    """The train and test parts of ``data.source`` (`rnnkit.data.labeled.load_labeled`)."""
+    return labeled.load_labeled(
+        data.source, text_column=data.text_column, label_column=data.label_column,
+        numeric=data.numeric, row_size=data.row_size,
+    )  # fmt: skip
 
 
 def read_table(data: DataConfig) -> tuple[list[Any], list[str], str]:
     """Every row of a .csv/.tsv/.jsonl source: (inputs, labels, "text" or "numeric")."""
-    path = Path(data.source).expanduser()
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise ValueError(
-            f"data.source must be digits, mnist, imdb, a folder of MNIST IDX files or of IMDB "
-            f"reviews, or a .csv/.tsv/.jsonl file; got {data.source!r}"
-        )
+    if parse_source(data.source).form != "table":
+        raise ValueError(f"data.source must be {describe('labeled', 'images')}; "
+                         f"got {data.source!r}")  # fmt: skip
     if data.numeric:
-        inputs, labels = labeled.read_numeric_rows(path, data.label_column, data.row_size)
+        inputs, labels = labeled.read_numeric_rows(data.source, data.label_column, data.row_size)
         return inputs, labels, "numeric"
-    examples = labeled.load_labeled_texts(path, data.text_column, data.label_column)
+    examples = labeled.load_labeled_texts(data.source, data.text_column, data.label_column)
     return [e.text for e in examples], [e.label for e in examples], "text"
-
-
-def _has_idx(folder: Path) -> bool:
-    return any(folder.glob("train-images-idx3-ubyte*"))
 
 
 def prepare(data: DataConfig) -> Prepared:
     """Read, split, tokenize (texts) and pad: everything a run trains and is tested on."""
-    train_x, train_y, test_x, test_y, kind = read_source(data)
+    source = read_source(data)
+    train_x, train_y, test_x, test_y = (source.train_inputs, source.train_labels,
+                                        source.test_inputs, source.test_labels)  # fmt: skip
+    kind = source.kind
     classes = labeled.label_index(train_y)
     if len(classes) < 2:
         raise ValueError(f"{data.source} has one label ({classes[0]!r}); a classifier needs two")
@@ -197,7 +178,7 @@ def prepare(data: DataConfig) -> Prepared:
         "test": pad(test_x) | {"targets": labeled.encode_labels(test_y, classes)},
     }
     input_size = None if kind == "text" else int(parts["train"]["inputs"].shape[-1])
-    return Prepared(parts, classes, tokenizer, input_size)
+    return Prepared(parts, classes, tokenizer, input_size, source.rule)
 
 
 def build_model(
@@ -290,4 +271,6 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
     report = scores(model, prepared.parts["test"], prepared.classes)
     plot_confusion(report, run_dir / "confusion.png", title=f"{config.data.source}: test")
     counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
-    return report.to_dict() | {"samples": counts, "report": report.format()}
+    return report.to_dict() | {
+        "samples": counts, "split": prepared.split, "report": report.format()
+    }

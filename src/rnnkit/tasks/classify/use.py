@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data import labeled
+from rnnkit.data.registry import parse_source
 from rnnkit.data.tokenizers import Tokenizer, load_tokenizer
 from rnnkit.io import atomic_write_json
 from rnnkit.models import SequenceClassifier
@@ -26,7 +27,6 @@ from rnnkit.tasks.base import Loaded, Task
 from rnnkit.tasks.classify.metrics import ClassReport, plot_confusion
 from rnnkit.tasks.classify.task import (
     CLASSES_FILE,
-    TABLE_SUFFIXES,
     VOCAB_FILE,
     DataConfig,
     build_model,
@@ -127,10 +127,11 @@ def evaluate_run(
     With ``out``, writes ``evaluation.json`` and ``confusion.png`` there."""
     clf = load_run_of("classify", run_dir)
     data = DataConfig(**{**clf.config.data.__dict__, "source": source, **columns})
-    if Path(source).suffix.lower() in TABLE_SUFFIXES:  # every row is evaluation data
+    if parse_source(source).form == "table":  # every row is evaluation data
         items, labels, kind = read_table(data)
     else:  # a named or folder source: its test part
-        _, _, items, labels, kind = read_source(data)
+        split = read_source(data)
+        items, labels, kind = split.test_inputs, split.test_labels, split.kind
     if (kind == "text") != (clf.tokenizer is not None):
         wanted = "texts" if clf.tokenizer is not None else "numeric sequences"
         raise ValueError(f"{clf.run_dir} classifies {wanted}; {source} holds {kind} data")

@@ -113,6 +113,9 @@ def prepare_corpus(data: DataConfig) -> Corpus:
     parts = split_documents(documents)
     train, val, test = parts
     if not val or not test:
+        if parts.rule == "official":
+            empty = "validation" if not val else "test"
+            raise ValueError(f"{data.source}: its own {empty} part holds no text")
         raise ValueError(
             f"{data.source} has {len(documents)} documents; the split needs at least 20 "
             "(every 20th goes to validation and to test)"
@@ -131,6 +134,12 @@ def prepare_corpus(data: DataConfig) -> Corpus:
         return torch.tensor(ids, dtype=torch.long)
 
     return Corpus(tokenizer, stream(train), stream(val), stream(test), parts.rule)
+
+
+def eval_batch(stream: torch.Tensor, world_size: int = 1) -> int:
+    """Rows of an evaluation stream per process: `EVAL_BATCH`, or fewer for a stream too
+    short to give each row a token and its successor (a tiny official test part)."""
+    return max(1, min(EVAL_BATCH, (stream.numel() - 1) // world_size))
 
 
 def build_model(config: LMConfig, vocab_size: int) -> LanguageModel:
@@ -161,7 +170,7 @@ def build(config: LMConfig, context: Context) -> Built:
     batch, bptt = config.train.batch_size, config.train.bptt
     shard = {"rank": context.rank, "world_size": context.world_size}
     train = StreamBatches(corpus.train, batch, bptt, **shard)
-    eval_rows = EVAL_BATCH * context.world_size
+    eval_rows = eval_batch(corpus.val, context.world_size) * context.world_size
     val = StreamBatches(corpus.val, eval_rows, bptt, **shard)
     level = config.data.level
 
@@ -184,7 +193,7 @@ def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"level": level, "split": corpus.split, "tokens": {}}
     for name, stream in (("val", corpus.val), ("test", corpus.test)):
         results["tokens"][name] = int(stream.numel())
-        data = StreamBatches(stream, EVAL_BATCH, config.train.bptt)
+        data = StreamBatches(stream, eval_batch(stream), config.train.bptt)
         results |= lm_metrics(evaluate_loss(model, data)["val_loss"], level, name)
     results["tokens"]["train"] = int(corpus.train.numel())
     started = time.perf_counter()
