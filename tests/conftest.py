@@ -45,7 +45,7 @@ def vegas_run(tmp_path_factory):
         "model.dropout=0.0",
         "train.epochs=15",
         "train.batch_size=4",
-        "train.bptt=12",
+        "data.bptt=12",
         "train.lr=0.01",
         "train.warmup_steps=0",
     ]

@@ -130,6 +130,11 @@ class Task:
     def model(self, config: Any, artefacts: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
 
+    def upgrade(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """A run config as an earlier rnnkit saved it, in today's layout: settings that
+        moved are moved, so old runs still load and resume."""
+        return saved
+
     def load(self, run_dir: str | Path) -> Loaded:
         """The run's config, artefacts and best weights; nothing of the training data."""
         from rnnkit.tasks.runner import load_run_weights, read_run_json, saved_config

@@ -101,7 +101,7 @@ def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:
             f"{path} is a {saved['task']!r} run, not {task.name!r} "
             f"(rnnkit train {task.name} makes one)"
         )
-    return path, from_dict(task.config_class, saved["config"])
+    return path, from_dict(task.config_class, task.upgrade(saved["config"]))
 
 
 T = TypeVar("T")

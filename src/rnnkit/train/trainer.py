@@ -48,7 +48,6 @@ class TrainConfig:
     epochs: int = 10
     max_steps: int | None = None  # stop early after this many optimizer steps
     batch_size: int = 32  # global: split across processes under torchrun
-    bptt: int = 64  # chunk length k of truncated BPTT on streams
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -77,7 +76,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         at_least_one = (
-            "epochs", "batch_size", "bptt", "accumulate", "log_every", "max_bad_steps",
+            "epochs", "batch_size", "accumulate", "log_every", "max_bad_steps",
             "checkpoint_every", "keep_checkpoints", "step_size",
         )  # fmt: skip
         for name in at_least_one:

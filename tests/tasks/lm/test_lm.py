@@ -24,7 +24,7 @@ TINY = [
     "data.lowercase=true",
     "data.min_count=1",
     "train.batch_size=4",
-    "train.bptt=12",
+    "data.bptt=12",
     "train.lr=0.01",
     "train.warmup_steps=0",
 ]

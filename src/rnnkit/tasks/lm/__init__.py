@@ -40,6 +40,12 @@ class LanguageModelTask(Task):
     def build(self, config: LMConfig, context: Context) -> Built:
         return task.build(config, context)
 
+    def upgrade(self, saved: dict[str, Any]) -> dict[str, Any]:
+        train, data = dict(saved.get("train", {})), dict(saved.get("data", {}))
+        if "bptt" in train:  # runs of earlier versions kept the chunk length under train
+            data["bptt"] = train.pop("bptt")
+        return saved | {"train": train, "data": data}
+
     def model(self, config: LMConfig, artefacts: dict[str, Any]) -> LanguageModel:
         return build_model(config, tokenizer_from_dict(artefacts[VOCAB_FILE]).vocab_size)
 

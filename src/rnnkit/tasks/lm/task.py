@@ -60,6 +60,7 @@ class DataConfig:
     min_count: int = 2  # word level: rarer words become <unk>
     lowercase: bool = False
     punctuation: Literal["split", "strip", "keep"] = "split"
+    bptt: int = 35  # chunk length k of truncated BPTT: the steps a gradient flows back
 
 
 @dataclass
@@ -77,7 +78,7 @@ class ModelConfig(RecurrentConfig):
 
 def _train_defaults() -> TrainConfig:
     return TrainConfig(
-        epochs=8, batch_size=64, bptt=35, lr=6e-3, clip_norm=0.5, schedule="cosine",
+        epochs=8, batch_size=64, lr=6e-3, clip_norm=0.5, schedule="cosine",
         warmup_steps=50, log_every=20, checkpoint_every=500,
     )  # fmt: skip
 
@@ -167,7 +168,7 @@ def lm_metrics(loss: float, level: str, prefix: str) -> dict[str, float]:
 def build(config: LMConfig, context: Context) -> Built:
     """The token streams as truncated-BPTT batches, the model, and ``vocab.json``."""
     corpus = prepare_corpus(config.data)
-    batch, bptt = config.train.batch_size, config.train.bptt
+    batch, bptt = config.train.batch_size, config.data.bptt
     shard = {"rank": context.rank, "world_size": context.world_size}
     train = StreamBatches(corpus.train, batch, bptt, **shard)
     eval_rows = eval_batch(corpus.val, context.world_size) * context.world_size
@@ -193,7 +194,7 @@ def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"level": level, "split": corpus.split, "tokens": {}}
     for name, stream in (("val", corpus.val), ("test", corpus.test)):
         results["tokens"][name] = int(stream.numel())
-        data = StreamBatches(stream, eval_batch(stream), config.train.bptt)
+        data = StreamBatches(stream, eval_batch(stream), config.data.bptt)
         results |= lm_metrics(evaluate_loss(model, data)["val_loss"], level, name)
     results["tokens"]["train"] = int(corpus.train.numel())
     started = time.perf_counter()
