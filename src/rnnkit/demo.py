@@ -74,7 +74,9 @@ def run_demo(out: str | Path = "runs/demo") -> int:
     console.print("\n[bold]Completions[/bold]")
     lm = load_run(run_dir)
     for prompt in PROMPTS:
-        console.print(format_completion(complete(lm, prompt, k=3, words=4, beam=2)), markup=False)
+        console.print(
+            format_completion(complete(lm, prompt, k=3, phrases=2, words=4)), markup=False
+        )
     console.print("\n" + NEXT_STEPS.format(run=run_dir), markup=False)
     return 0
 

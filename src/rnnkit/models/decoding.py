@@ -15,7 +15,7 @@ emits ``eos`` it is finished, and ``eos`` fills the rest of its row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, Protocol
 
 import torch
@@ -176,9 +176,12 @@ def beam_search(
     beam_size: int = 4,
     length_alpha: float = 0.0,
     penalty: Literal["gnmt", "power"] = "gnmt",
+    banned: Sequence[int] | Tensor = (),
 ) -> Generation:
     """Keep the ``beam_size`` (K) best hypotheses per sequence, ranked by summed
     log-probability divided by `length_penalty` (``length_alpha``, ``penalty``).
+    Ids in ``banned`` (``<unk>``, say) are never chosen; the scores stay the model's own
+    log-probabilities (not renormalised over the ids left).
 
     At every step each live hypothesis is extended by every id, a finished one (it emitted
     ``eos``) only by ``eos`` at no cost, so finished and live hypotheses compete on their
@@ -190,6 +193,7 @@ def beam_search(
     check_positive_int("beam_size", beam_size)
     length_penalty(tokens.new_ones(1), length_alpha, penalty)  # checks the form up front
     N, K, device = tokens.shape[0], beam_size, tokens.device
+    banned = torch.as_tensor(banned, dtype=torch.long, device=device)
     rows = torch.arange(N, device=device)
     state = model.reorder_state(state, rows.repeat_interleave(K))  # (N*K) rows, beams of n
     tokens = tokens.repeat_interleave(K)
@@ -203,6 +207,8 @@ def beam_search(
         logits, state = model.step(tokens, state)
         V = logits.shape[-1]
         log_probs = logits.float().log_softmax(-1).view(N, K, V)
+        if len(banned):
+            log_probs = log_probs.index_fill(-1, banned, float("-inf"))
         if eos is not None:
             stay = torch.full((V,), float("-inf"), device=device)
             stay[eos] = 0.0

@@ -102,8 +102,8 @@ def test_the_exported_vegas_model_suggests_what_torch_suggests(vegas_run, tmp_pa
     ids = torch.tensor([[lm.tokenizer.eos_id, *lm.tokenizer.encode(text)]])
     log_probs, _ = ort_step(onnx_session(report.path), ids, lm.model.decoder.rnn.initial_state(1))
     best = int(log_probs[0].argmax())
-    suggestion = complete(lm, text, k=1)["next"][0]
-    assert lm.tokenizer.token(best) == suggestion["token"] == "vegas"
+    suggestion = complete(lm, text + " ", k=1)["words"][0]  # after "las", not inside it
+    assert lm.tokenizer.token(best) == suggestion["word"] == "vegas"
     assert float(log_probs[0, best].exp()) == pytest.approx(suggestion["probability"], abs=1e-4)
 
 

@@ -87,5 +87,5 @@ def test_train_lm_from_an_ingested_store(store, tmp_path, capsys):
     words = sum(min(d.count, MAX_REPEATS) * (len(d.text.split()) + 1) for d in train)
     assert results["tokens"]["train"] == words  # every copy was trained on (+ <eos>)
     # "las vegas hotels" was typed far more often than any other las vegas query.
-    [first, *_] = complete(load_run(out), "las vegas", k=3)["next"]
-    assert first["token"] == "hotels" and first["probability"] > 0.5
+    [first, *_] = complete(load_run(out), "las vegas", k=3)["words"]
+    assert first["word"] == "hotels" and first["probability"] > 0.5

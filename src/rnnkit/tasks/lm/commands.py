@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rnnkit.tasks.base import Command
+from rnnkit.tasks.lm.engine import SEARCHES
 from rnnkit.tasks.runner import load_run_of
 
 RUN_HELP = "a run directory from rnnkit train lm"
@@ -37,22 +38,31 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _complete_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help=RUN_HELP)
-    p.add_argument("text", help='the text typed so far, e.g. "import the"')
-    p.add_argument("-k", type=int, default=5, help="next-token suggestions (default: %(default)s)")
+    p.add_argument("text", help='the text typed so far, e.g. "import the" (or "import th")')
+    p.add_argument("-k", type=int, default=5, help="word suggestions (default: %(default)s)")
     p.add_argument(
-        "--words", type=int, default=3, help="tokens per completion (default: %(default)s)"
+        "--phrases", type=int, default=3, help="phrase completions (default: %(default)s)"
+    )
+    p.add_argument("--words", type=int, default=3, help="words per phrase (default: %(default)s)")
+    p.add_argument(
+        "--search",
+        choices=SEARCHES,
+        default="greedy",
+        help="how phrases are extended (default: %(default)s, as GET /complete)",
     )
     p.add_argument(
-        "--beam", type=int, default=5, help="completions (beam size; default %(default)s)"
+        "--beam", type=int, default=5, help="beam width of --search beam (default: %(default)s)"
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print the JSON GET /complete answers")
 
 
 def _complete(args: argparse.Namespace) -> int:
     from rnnkit.tasks.lm.use import complete, format_completion
 
     lm = load_run_of("lm", args.run)
-    result = complete(lm, args.text, k=args.k, words=args.words, beam=args.beam)
+    result = complete(
+        lm, args.text, args.k, args.phrases, words=args.words, search=args.search, beam=args.beam
+    )
     print(json.dumps(result, indent=2) if args.json else format_completion(result))
     return 0
 

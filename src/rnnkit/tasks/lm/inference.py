@@ -10,6 +10,9 @@ one-step form (`rnnkit.layers.Recurrent.step_cells`), the output layer the decod
 log-probabilities of the next token: when a user types one more word, the prefix before it is
 found in the cache and the new word costs one recurrent step.
 
+`extend_greedy` and `extend_beam` grow many prefixes at once by a few tokens: the phrase
+completions of autocomplete.
+
 Shapes: N batch, T time, L layers, H hidden, V vocabulary.
 """
 
@@ -27,6 +30,8 @@ from torch import Tensor, nn
 
 from rnnkit.layers import State
 from rnnkit.models import LanguageModel
+from rnnkit.models.common import select_state
+from rnnkit.models.decoding import beam_search
 
 Key = tuple[int, ...]
 
@@ -130,6 +135,19 @@ class StepModel:
         log_probs = self.head.log_probs(h[-1])  # (N, V) after each row's last token
         return log_probs, self._split(h, c, N)
 
+    @torch.inference_mode()
+    def advance(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
+        """One token per row, the rows' states batched: ids (N,), state (L, N, H) (a tuple
+        (h, c) for an LSTM) -> ((N, V) log-probabilities of the next token, the new state)."""
+        h, c = state if self.lstm else (state, torch.empty(0))
+        h, c = self.recur(ids, h, c)
+        return self.head.log_probs(h[-1]), ((h, c) if self.lstm else h)
+
+    def stack(self, states: Sequence[State | None]) -> State:
+        """N per-row states (each (L, 1, H), or (h, c); None for zeros) as one (L, N, H)."""
+        h, c = self._batch(states)
+        return (h, c) if self.lstm else h
+
     def _batch(self, states: Sequence[State | None]) -> tuple[Tensor, Tensor]:
         L, H = self.shape
         if len(states) == 1 and states[0] is not None:  # the common keystroke: no copies
@@ -232,6 +250,74 @@ def read_prefixes(step: StepModel, cache: StateCache, keys: Sequence[Key]) -> li
             found[key] = Entry(new_states[i], log_probs[i].clone())
             cache.put(key, found[key])
     return [found[key] for key in keys]
+
+
+Extension = tuple[list[int], float]  # (the tokens added, log-probability of the whole)
+
+
+def extend_greedy(
+    step: StepModel,
+    cache: StateCache,
+    keys: Sequence[Key],
+    start: Sequence[float],
+    n: int,
+    unk: int,
+    eos: int,
+) -> list[Extension]:
+    """Each key extended by up to ``n`` tokens, the likeliest at each step (never ``unk``);
+    ``eos`` ends an extension and is not added. ``start``: each key's log-probability, to
+    which the added tokens' are summed. The keys are read through the cache; all rows share
+    each step."""
+    entries = read_prefixes(step, cache, keys)
+    log_probs = torch.stack([e.log_probs for e in entries])  # (N, V)
+    states = [e.state for e in entries]
+    total = torch.tensor(start)
+    added: list[list[int]] = [[] for _ in keys]
+    open_ = torch.ones(len(keys), dtype=torch.bool)  # rows that have not ended
+    ban = torch.tensor([unk])
+    for t in range(n):
+        best, token = log_probs.index_fill(1, ban, float("-inf")).max(-1)
+        open_ &= token != eos
+        total = torch.where(open_, total + best, total)
+        for i in open_.nonzero().flatten().tolist():
+            added[i].append(int(token[i]))
+        if t == n - 1 or not open_.any():
+            break
+        log_probs, states = step([[int(w)] for w in token], states)
+    return list(zip(added, total.tolist(), strict=True))
+
+
+def extend_beam(
+    step: StepModel,
+    cache: StateCache,
+    parents: Sequence[Key],
+    tokens: Sequence[int],
+    start: Sequence[float],
+    n: int,
+    width: int,
+    banned: Tensor,
+) -> list[Extension]:
+    """Each ``parent + (token,)`` extended by the best of ``width`` beams of exactly ``n``
+    tokens (`rnnkit.models.decoding.beam_search`; ids in ``banned`` never chosen, so ban
+    ``<eos>`` too), the log-probability ``start`` plus the added tokens'."""
+    entries = read_prefixes(step, cache, parents)
+    state = step.stack([e.state for e in entries])
+    found = beam_search(_Steps(step), torch.tensor(tokens), state, n, None, width, banned=banned)
+    total = torch.tensor(start) + found.scores[:, 0]
+    return list(zip(found.tokens[:, 0].tolist(), total.tolist(), strict=True))
+
+
+class _Steps:
+    """A `StepModel` as `rnnkit.models.decoding` drives a model, the rows' states batched."""
+
+    def __init__(self, step: StepModel) -> None:
+        self.model = step
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        return self.model.advance(tokens, state)  # log-probabilities serve as logits
+
+    def reorder_state(self, state: State, index: Tensor) -> State:
+        return select_state(state, index)  # type: ignore[return-value]
 
 
 def perplexity(step: StepModel, stream: Tensor, rows: int = 10) -> float:

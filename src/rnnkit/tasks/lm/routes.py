@@ -1,13 +1,15 @@
 """What a language-model run serves under ``rnnkit serve``: autocomplete.
 
-    GET  /complete?q=TEXT&k=5&phrases=3  suggestions for the text typed so far (`Completer`)
+    GET  /complete?q=TEXT&k=5&phrases=3&search=greedy&beam=5  suggestions for the text typed
+         so far (`Completer`; ``rnnkit complete RUN TEXT --json`` prints the same, less "ms")
     POST /feedback {"query", "completion"} records the completion a user accepted in the store
 
-Bad requests (an empty query, one over the length limit, k out of range) get a 422 with
-``{"detail": message}``. Concurrent /complete requests are micro-batched through one forward
-pass (`rnnkit.serve.batching.MicroBatcher`). Feedback goes to a `QueryStore`, by default the
-SQLite store the run was trained from, else ``queries.db`` in the run directory, so the next
-``rnnkit train lm --data sqlite:///...`` learns from what users picked.
+Bad requests (an empty query, one over the length limit, k out of range, an unknown search)
+get a 422 with ``{"detail": message}``. Concurrent /complete requests are micro-batched
+through one forward pass (`rnnkit.serve.batching.MicroBatcher`). Feedback goes to a
+`QueryStore`, by default the SQLite store the run was trained from, else ``queries.db`` in
+the run directory, so the next ``rnnkit train lm --data sqlite:///...`` learns from what
+users picked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from rnnkit.data.sources import SQLITE_SUFFIXES
+from rnnkit.data.registry import parse_source
 from rnnkit.data.store import QueryStore, sqlite_path
 from rnnkit.serve.batching import MicroBatcher
 from rnnkit.tasks.base import Section
@@ -65,7 +67,7 @@ def default_store(lm: LoadedLM) -> Path:
     is not there is an error (feedback must not go into a new, empty file unnoticed).
     """
     source = lm.config.data.source
-    if not (source.startswith("sqlite:") or Path(source).suffix.lower() in SQLITE_SUFFIXES):
+    if parse_source(source).form != "sqlite":
         return lm.run_dir / "queries.db"
     path = sqlite_path(source)
     if not path.is_file():
@@ -96,10 +98,12 @@ def autocomplete(
         q: str = Query("", description="the text typed so far"),
         k: int = Query(5, description="next-word suggestions wanted"),
         phrases: int = Query(3, description="phrase completions wanted (0 for none)"),
+        search: str = Query("greedy", description="phrases by 'greedy' or 'beam' search"),
+        beam: int = Query(5, description="the beam width of search=beam"),
     ) -> JSONResponse:
         start = time.perf_counter()
         try:
-            request = completer.check(Request(q, k, phrases))
+            request = completer.check(Request(q, k, phrases, search, beam))  # type: ignore[arg-type]
         except ValueError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
         result = await batcher.submit(request)

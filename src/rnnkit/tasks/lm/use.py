@@ -21,8 +21,9 @@ from torch import Tensor
 
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
-from rnnkit.models.decoding import beam_search, sample
+from rnnkit.models.decoding import sample
 from rnnkit.tasks.base import Loaded
+from rnnkit.tasks.lm.engine import Search, completer
 
 
 @dataclass
@@ -44,9 +45,6 @@ class _Without:
         logits[:, self.banned] = float("-inf")
         return logits, state
 
-    def reorder_state(self, state: Any, index: Tensor) -> Any:
-        return self.model.reorder_state(state, index)
-
 
 def _start(lm: LoadedLM, text: str) -> tuple[Tensor, Any, list[int]]:
     """Read ``text`` (a new document when empty): (last token (1,), state, prompt ids)."""
@@ -54,13 +52,6 @@ def _start(lm: LoadedLM, text: str) -> tuple[Tensor, Any, list[int]]:
     prompt = torch.tensor([[lm.tokenizer.eos_id, *ids]])  # <eos> first: a document starts
     tokens, state = lm.model.start(prompt)
     return tokens, state, ids
-
-
-def _unknown(lm: LoadedLM, text: str, ids: list[int]) -> list[str]:
-    words = getattr(lm.tokenizer, "words", None)
-    if words is None:
-        return []
-    return [w for w, i in zip(words(text), ids, strict=False) if i == lm.tokenizer.unk_id]
 
 
 @torch.no_grad()
@@ -86,51 +77,39 @@ def generate(
     return lm.tokenizer.decode(ids + new)
 
 
-@torch.no_grad()
-def complete(lm: LoadedLM, text: str, k: int = 5, words: int = 3, beam: int = 5) -> dict:
-    """The ``k`` likeliest next tokens after ``text`` and ``beam`` phrase completions of up to
-    ``words`` tokens found by beam search, each with its probability under the model.
+def complete(
+    lm: LoadedLM,
+    text: str,
+    k: int = 5,
+    phrases: int = 3,
+    *,
+    words: int = 3,
+    search: Search = "greedy",
+    beam: int = 5,
+) -> dict:
+    """What ``GET /complete`` answers for ``text``, computed the same way (one `Completer`).
 
-    Returns plain data: ``{"prompt", "unknown": [...], "next": [{"token", "probability"}],
-    "completions": [{"text", "probability"}]}``.
+    Args:
+        k: word suggestions (next tokens for character and BPE runs). Default 5.
+        phrases: phrase completions, of the best ``phrases`` suggestions. Default 3.
+        words: words (tokens) per phrase, the suggestion included. Default 3.
+        search: ``"greedy"`` (default) or ``"beam"`` phrases, the latter of width ``beam``
+            (default 5). See `rnnkit.tasks.lm.engine`.
+
+    Returns plain data: ``{"query", "words": [{"word", "text", "probability"}], "phrases":
+    [{"text", "completion", "probability"}], "unknown": [...]}``. Unlike the server, no
+    limit on the length of ``text`` or on k.
     """
-    if not text.strip():
-        raise ValueError('give some text to complete, e.g. rnnkit complete RUN "import the"')
-    for name, value in (("k", k), ("words", words), ("beam", beam)):
-        if value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value}")
-    tok = lm.tokenizer
-    tokens, state, ids = _start(lm, text)
-    banned = [tok.unk_id, tok.eos_id]
-    logits, _ = lm.model.step(tokens, state)
-    probs = logits[0].float().softmax(-1)
-    probs[banned] = 0.0
-    top = probs.topk(min(k, tok.vocab_size - len(banned)))
-    # Byte-level BPE entries spell a leading space as "Ġ": show them as the text they make.
-    shown = (lambda i: tok.decode([i]).strip()) if tok.kind == "bpe" else tok.token
-    suggestions = [
-        {"token": shown(i), "probability": float(p)}
-        for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
-    ]
-    found = beam_search(_Without(lm.model, banned), tokens, state, words, None, beam)
-    completions = [
-        {"text": tok.decode(seq), "probability": float(score.exp())}
-        for seq, score in zip(found.tokens[0].tolist(), found.scores[0], strict=True)
-    ]
-    return {
-        "prompt": text,
-        "unknown": _unknown(lm, text, ids),
-        "next": suggestions,
-        "completions": completions,
-    }
+    engine = completer(lm, phrase_words=words, max_chars=None, max_k=None, cache_size=64)
+    return engine.complete(text, k, phrases, search, beam)
 
 
 def format_completion(result: dict) -> str:
-    lines = [f"{result['prompt']} ..."]
+    lines = [f"{result['query']} ..."]
     if result["unknown"]:
         lines.append(f"  (not in the vocabulary: {', '.join(result['unknown'])})")
     lines.append("  next:        " + "   ".join(
-        f"{s['token']} {s['probability']:.1%}" for s in result["next"]))  # fmt: skip
-    for c in result["completions"]:
+        f"{s['word']} {s['probability']:.1%}" for s in result["words"]))  # fmt: skip
+    for c in result["phrases"]:
         lines.append(f"  completion:  {c['text']}  ({c['probability']:.2%})")
     return "\n".join(lines)
