@@ -159,6 +159,20 @@ def load_run_of(task_name: str, run_dir: str | Path) -> Any:
     return get_task(task_name).load(run_dir)
 
 
+def _full_length(batch: dict[str, Any], batch_size: int) -> dict[str, Any]:
+    """Up to ``batch_size`` rows of ``batch`` that all run the full T steps: gradient flow
+    through time is measured on sequences without padding, so a padded batch keeps its
+    longest rows, cut to their length, and drops ``lengths``."""
+    batch = {name: value for name, value in batch.items() if name != "reset"}  # a stream's
+    lengths = batch.get("lengths")  # first chunk starts from zero anyway
+    if lengths is None:
+        return {name: value[:batch_size] for name, value in batch.items()}
+    longest = int(lengths.max())
+    rows = (lengths == longest).nonzero().flatten()[:batch_size]
+    cut = {name: value[rows] for name, value in batch.items() if name != "lengths"}
+    return {name: value[:, :longest] if name == "inputs" else value for name, value in cut.items()}
+
+
 def diagnose_run(
     run_dir: str | Path, out_dir: str | Path | None = None, batch_size: int = 32
 ) -> dict[str, Any]:
@@ -175,10 +189,16 @@ def diagnose_run(
     built = task.build(config, distributed.Context())
     load_run_weights(path, built.model)
     built.model.eval()
+    stacks = [name for name, m in built.model.named_modules() if isinstance(m, nn.RNNBase)]
+    if len(stacks) != 1:
+        raise ValueError(
+            f"rnnkit diagnose measures a model with one recurrent stack; this {task.name} "
+            f"run's model has {len(stacks)} ({', '.join(stacks)}); choose a model of one "
+            "stack (no encoder-decoder) to see its gradient through time"
+        )
     data = built.val_data if built.val_data is not None else built.train_data
-    batch = next(iter(data.epoch(0)))
-    batch = {name: tensor[:batch_size] for name, tensor in batch.items()}
-    flow = measure_gradient_flow(built.model, batch).to_dict()
+    flow = measure_gradient_flow(built.model, _full_length(next(iter(data.epoch(0))), batch_size))
+    flow = flow.to_dict()
     records = RunLog(run_dir).records()
     report = {
         "task": task.name,
