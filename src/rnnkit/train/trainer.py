@@ -5,7 +5,9 @@ A model plugs in through ``output, loss = model(**batch)``. Data comes as batche
 the recurrent state from chunk to chunk and cuts the graph at each chunk border. That is
 truncated BPTT: the forward pass sees the whole history, the backward pass only the last
 ``bptt`` steps. Three counters are kept apart: micro-batches (forward/backward passes),
-optimizer steps (one per ``accumulate`` micro-batches) and BPTT chunks.
+optimizer steps (one per ``accumulate`` micro-batches) and BPTT chunks. Its settings,
+its result, the default evaluation and the non-finite guard's verdicts are in
+`rnnkit.train.config`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,117 +26,32 @@ from torch.nn.parallel import DistributedDataParallel
 from rnnkit.data.batching import count_scored, count_tokens
 from rnnkit.layers import detach_state, reset_state
 from rnnkit.train import distributed
+from rnnkit.train.config import (
+    Evaluator,
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    diverged,
+    evaluate_loss,
+    monitored_value,
+)
 from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
 from rnnkit.train.progress import ProgressReporter
 from rnnkit.train.rundir import RunLocked, run_lock
 from rnnkit.train.state import Counters, Progress, RunLog, restore, snapshot
 
-__all__ = ["Counters", "Progress", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged"]
-
-
-class TrainingDiverged(ValueError):
-    """The loss or the gradient stayed non-finite for ``max_bad_steps`` steps in a row, the
-    validation loss was not finite, or a run without validation ended on non-finite steps."""
-
-
-@dataclass
-class TrainConfig:
-    """How to train. Every field can be set from TOML or the command line (``train.lr=3e-4``).
-
-    Steps are optimizer steps; a step consumes ``accumulate`` micro-batches.
-    """
-
-    epochs: int = 10
-    max_steps: int | None = None  # stop early after this many optimizer steps
-    batch_size: int = 32  # global: split across processes under torchrun
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd and rmsprop
-    schedule: Literal["constant", "cosine", "step", "plateau"] = "constant"
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
-    step_size: int = 1000  # step schedule: multiply by gamma every step_size steps
-    gamma: float = 0.5  # step and plateau decay factor
-    patience: int = 2  # plateau: evaluations without improvement before decaying
-    clip_norm: float | None = 1.0  # clip the global gradient norm (None: off)
-    clip_value: float | None = None  # clip each gradient entry to [-v, v] (None: off)
-    accumulate: int = 1  # micro-batches per optimizer step
-    early_stopping: int | None = None  # evaluations without improvement before stopping
-    monitor: str = "val_loss"
-    monitor_mode: Literal["min", "max"] = "min"
-    eval_every: int | None = None  # steps between evaluations (None: at each epoch end)
-    log_every: int = 10  # steps between metrics.jsonl records
-    checkpoint_every: int = 200  # steps between checkpoints (and at each epoch end)
-    keep_checkpoints: int = 2
-    max_bad_steps: int = 5  # consecutive non-finite steps before giving up
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU only
-    device: str = "auto"
-    seed: int = 0
-    quiet: bool = False
-
-    def __post_init__(self) -> None:
-        at_least_one = (
-            "epochs", "batch_size", "accumulate", "log_every", "max_bad_steps",
-            "checkpoint_every", "keep_checkpoints", "step_size",
-        )  # fmt: skip
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("max_steps", "eval_every", "early_stopping"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"train.{name} must be at least 1 or None (off), got {value}")
-        if self.warmup_steps < 0 or self.patience < 0:
-            raise ValueError("train.warmup_steps and train.patience must not be negative")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"train.lr must be positive, got {self.lr}")
-        if not 0 < self.gamma <= 1 or not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(
-                f"train.gamma must be in (0, 1] and train.min_lr_ratio in [0, 1], "
-                f"got {self.gamma} and {self.min_lr_ratio}"
-            )
-        for name in ("clip_norm", "clip_value"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"train.{name} must be positive or None (off), got {value}")
-
-
-@dataclass
-class TrainResult:
-    counters: Counters
-    best: float | None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    stopped_early: bool = False
-    results: dict[str, Any] = field(default_factory=dict)  # a task's final scores, if any
-
-
-Evaluator = Callable[[nn.Module, Any], dict[str, float]]
-
-
-def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
-    """Mean loss over ``data``, each batch weighted by what its loss averages over (scored
-    targets: steps of a stream, samples of a classifier); the state carried along a stream."""
-    was_training = model.training
-    model.eval()
-    total, steps, state = 0.0, 0, None
-    with torch.no_grad():
-        for batch in data.epoch(0):
-            batch = {k: v.to(_device(model)) for k, v in batch.items()}
-            if data.stateful:
-                state = reset_state(state, batch.pop("reset"))
-                output, loss = model(**batch, state=state)
-                state = output.state
-            else:
-                _, loss = model(**batch)
-            scored = count_scored(batch)
-            total, steps = total + float(loss) * scored, steps + scored
-    model.train(was_training)
-    return {"val_loss": total / max(steps, 1)}
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+# TrainConfig, TrainResult, TrainingDiverged and evaluate_loss live in rnnkit.train.config;
+# they are imported from here too, as are Counters and Progress (rnnkit.train.state).
+__all__ = [
+    "Counters",
+    "Evaluator",
+    "Progress",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "evaluate_loss",
+]
 
 
 class Trainer:
@@ -234,11 +150,8 @@ class Trainer:
             result.stopped_early = True
             self.reporter.message(f"early stopping: {self.config.monitor} stopped improving")
         if p.best is None and p.bad_steps:  # the final weights are saved as the model
-            raise TrainingDiverged(
-                f"training diverged: the last {p.bad_steps} step(s) had a non-finite loss or "
-                f"gradient, so the trained weights were not saved; lower train.lr (now "
-                f"{self.config.lr:g}) or clip gradients (train.clip_norm=1.0)"
-            )
+            what = f"the last {p.bad_steps} step(s) had a non-finite loss or gradient"
+            raise diverged(f"{what}, so the trained weights were not saved", self.config.lr)
         self.log.finish(self.raw_model, has_best=p.best is not None)
         result.best = p.best
         return result
@@ -361,11 +274,8 @@ class Trainer:
             f"({p.bad_steps}/{self.config.max_bad_steps})"
         )
         if p.bad_steps >= self.config.max_bad_steps:
-            raise TrainingDiverged(
-                f"training diverged: {p.bad_steps} steps in a row had a non-finite loss or "
-                f"gradient ({what}); lower train.lr (now {self.config.lr:g}) or clip "
-                f"gradients (train.clip_norm=1.0)"
-            )
+            cause = f"{p.bad_steps} steps in a row had a non-finite loss or gradient ({what})"
+            raise diverged(cause, self.config.lr)
 
     def _validate(self) -> dict[str, float]:
         metrics = self.evaluate(self.raw_model, self.val_data)
@@ -374,19 +284,8 @@ class Trainer:
             sums = distributed.all_reduce_sum([metrics[n] for n in names], self.context)
             metrics = {n: v / self.context.world_size for n, v in zip(names, sums, strict=True)}
         self.model.train()
-        value = metrics.get(self.config.monitor)
-        if value is None:
-            raise ValueError(
-                f"train.monitor is {self.config.monitor!r} but the evaluation gives "
-                f"{', '.join(metrics)}"
-            )
-        if "val_loss" in metrics and not math.isfinite(metrics["val_loss"]):
-            # Weights with a non-finite loss are broken: stop; the best saved ones stay.
-            raise TrainingDiverged(
-                f"training diverged: the validation loss is {metrics['val_loss']} at step "
-                f"{self.counters.step}; these weights were not saved; lower train.lr "
-                f"(now {self.config.lr:g}) or clip gradients (train.clip_norm=1.0)"
-            )
+        # Weights with a non-finite loss are broken: stop there; the best saved ones stay.
+        value = monitored_value(metrics, self.config, self.counters.step)
         if "val_loss" in metrics:
             self.schedule.on_validation(metrics["val_loss"])
         p, sign = self.progress, 1 if self.config.monitor_mode == "min" else -1
