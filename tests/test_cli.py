@@ -129,3 +129,18 @@ def test_resume_checks_the_task_and_diagnose_run_refuses_experiment_flags(tmp_pa
     assert code == 2 and "is a 'adding' run, not 'copy'" in err
     code, _, err = run(capsys, "diagnose", str(out), "--length", "50")
     assert code == 2 and "--length only apply without a run directory" in err
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """`rnnkit ... | head`: the pipe closes before rnnkit writes; it exits 0, silently."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", "gradcheck"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # like `head` that has read its lines
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and err == b"", err.decode()

@@ -132,3 +132,14 @@ def test_character_runs_complete_with_next_characters(tmp_path, vegas_run, capsy
         assert phrase["text"] == "we flew to la" + phrase["completion"]
         assert len(phrase["completion"]) == 3  # three characters, never an early end
     assert "completion:" in format_completion(result)
+
+
+def test_the_tasks_predict_answers_a_batch_as_complete_does(vegas_run):
+    lm = load_run(vegas_run)
+    batch = lm.task.predict(lm, PROMPTS)
+    for text, answer in zip(PROMPTS, batch, strict=True):
+        alone = complete(lm, text)
+        assert [w["word"] for w in answer["words"]] == [w["word"] for w in alone["words"]]
+        for ours, theirs in zip(answer["words"], alone["words"], strict=True):
+            assert ours["probability"] == pytest.approx(theirs["probability"], abs=1e-6)
+        assert [p["text"] for p in answer["phrases"]] == [p["text"] for p in alone["phrases"]]

@@ -60,9 +60,11 @@ class LanguageModelTask(Task):
         return LoadedLM(self, config, model.eval(), path, artefacts, tokenizer)
 
     def predict(self, loaded: Any, inputs: Sequence[str]) -> list[dict[str, Any]]:
-        from rnnkit.tasks.lm.use import complete
+        """What ``GET /complete`` answers for each text, in one batch through one engine."""
+        from rnnkit.tasks.lm.engine import Request, completer
 
-        return [complete(loaded, text) for text in inputs]
+        engine = completer(loaded, max_chars=None, max_k=None)
+        return engine.complete_batch([Request(text) for text in inputs])
 
     def format_results(self, results: dict[str, Any]) -> str:
         return format_report(results)
