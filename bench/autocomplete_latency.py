@@ -29,10 +29,10 @@ import torch
 
 from rnnkit.data.tokenizers import SPECIALS, WordTokenizer
 from rnnkit.models import LanguageModel
+from rnnkit.tasks.lm import TASK
 from rnnkit.tasks.lm.engine import Completer
 from rnnkit.tasks.lm.inference import StateCache
 from rnnkit.tasks.lm.task import LMConfig
-from rnnkit.tasks.lm import TASK
 from rnnkit.tasks.lm.use import LoadedLM
 
 VOCAB, HIDDEN, LAYERS, WORDS, BLOCK = 10_000, 512, 2, 12, 20

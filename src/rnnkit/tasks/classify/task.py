@@ -36,8 +36,8 @@ from torch import Tensor, nn
 
 from rnnkit.config import RecurrentConfig
 from rnnkit.data import labeled
-from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.batching import TensorBatches
+from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
 from rnnkit.models import SequenceClassifier
@@ -272,5 +272,7 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
     plot_confusion(report, run_dir / "confusion.png", title=f"{config.data.source}: test")
     counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
     return report.to_dict() | {
-        "samples": counts, "split": prepared.split, "report": report.format()
+        "samples": counts,
+        "split": prepared.split,
+        "report": report.format(),
     }
