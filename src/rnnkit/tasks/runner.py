@@ -67,6 +67,8 @@ def train(
     try:
         torch.manual_seed(config.train.seed)  # the same initial weights on every rank and rerun
         built = task.build(config, context)  # bad data fails here, before anything is written
+        if resume:
+            check_same_artefacts(out, built.files)
         trainer = Trainer(
             built.model,
             config.train,
@@ -89,6 +91,22 @@ def train(
     finally:
         distributed.teardown(wait=finished)  # after a failure the other ranks may be gone
     return out, result
+
+
+def check_same_artefacts(run_dir: Path, files: dict[str, Any]) -> None:
+    """A resumed run must train on what it started with: the artefacts its data gives now
+    (vocabulary, classes, scaler, data digest) must equal those saved when it started."""
+    for name, now in files.items():
+        if not (run_dir / name).exists():  # a run from before this artefact existed
+            continue
+        saved = read_run_json(run_dir, name, dict)
+        changed = sorted(key for key in now if saved.get(key) != now[key])
+        if changed:
+            raise ValueError(
+                f"the data of {run_dir} changed since the run started ({name}: "
+                f"{', '.join(changed)} differ); --resume needs the data it started with: "
+                "restore it, or train a new run with another --out"
+            )
 
 
 def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:

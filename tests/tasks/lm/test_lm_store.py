@@ -89,3 +89,25 @@ def test_train_lm_from_an_ingested_store(store, tmp_path, capsys):
     # "las vegas hotels" was typed far more often than any other las vegas query.
     [first, *_] = complete(load_run(out), "las vegas", k=3)["words"]
     assert first["word"] == "hotels" and first["probability"] > 0.5
+
+
+@pytest.mark.parametrize(
+    "added", ["las vegas weather\n", "tokyo hotels\nrome maps\nparis news\n", "brand new words\n"]
+)
+def test_resume_refuses_a_store_that_changed_since_the_run_started(store, tmp_path, capsys,
+                                                                    added):  # fmt: skip
+    """Queries that reuse known words, or a new one: either way the run would train on other
+    data (and other token ids) than it started with, so --resume says so and stops."""
+    out = tmp_path / "run"
+    argv = ["train", "lm", "--out", str(out), "--quiet"]
+    settings = [f"data.source=sqlite:///{store.path}", "train.epochs=1", *TINY]
+    assert main([*argv, *settings]) == 0
+    assert main([*argv, "--resume"]) == 0  # unchanged: resumes (nothing left to train)
+    vocab = (out / "vocab.json").read_text()
+    (tmp_path / "more.txt").write_text(added)
+    store.ingest(tmp_path / "more.txt")
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "changed since the run started" in err and "--resume needs the data" in err
+    assert (out / "vocab.json").read_text() == vocab  # what generate and serve read

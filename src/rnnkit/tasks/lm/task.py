@@ -19,6 +19,8 @@ cross-entropy per token); at character level bits per character are reported too
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ EVAL_BATCH = 10  # rows of the validation and test streams: long rows keep long 
 # A query typed more than 100 times counts as 100, so one hot query cannot crowd out the rest.
 MAX_REPEATS = 100
 VOCAB_FILE = "vocab.json"
+DATA_FILE = "data.json"  # what the run was trained on: source, split, documents, digest
 
 
 @dataclass
@@ -100,6 +103,8 @@ class Corpus:
     val: torch.Tensor
     test: torch.Tensor
     split: str = "i % 20"  # the rule that split the documents (see split_documents)
+    digest: str = ""  # of every document's text, count and part: what a resume checks
+    documents: int = 0
 
 
 def _times(document: Document) -> int:
@@ -134,7 +139,17 @@ def prepare_corpus(data: DataConfig) -> Corpus:
         ids = encode_documents(tokenizer, [d.text for d in part], [_times(d) for d in part])
         return torch.tensor(ids, dtype=torch.long)
 
-    return Corpus(tokenizer, stream(train), stream(val), stream(test), parts.rule)
+    digest = documents_digest(documents)
+    streams = stream(train), stream(val), stream(test)
+    return Corpus(tokenizer, *streams, parts.rule, digest, len(documents))
+
+
+def documents_digest(documents: list[Document]) -> str:
+    """SHA-256 of the documents as training reads them (text, count, official part)."""
+    digest = hashlib.sha256()
+    for d in documents:
+        digest.update(json.dumps([d.text, _times(d), d.split]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def eval_batch(stream: torch.Tensor, world_size: int = 1) -> int:
@@ -182,7 +197,9 @@ def build(config: LMConfig, context: Context) -> Built:
         return report(config, corpus, run_dir)
 
     model = build_model(config, corpus.tokenizer.vocab_size)
-    files = {VOCAB_FILE: corpus.tokenizer.to_dict()}
+    data = {"source": config.data.source, "split": corpus.split,
+            "documents": corpus.documents, "digest": corpus.digest}  # fmt: skip
+    files = {VOCAB_FILE: corpus.tokenizer.to_dict(), DATA_FILE: data}
     return Built(model, train, val, evaluate, files=files, finish=finish)
 
 
