@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tomllib
 import types
 import typing
@@ -32,10 +33,36 @@ class RecurrentConfig:
     num_layers: int = 1
     dropout: float = 0.0  # between stacked layers
 
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"model.{name} must be a positive int, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+        # The recurrent matrices alone, float32, with their gradient and Adam's two moments:
+        # a lower bound on what training needs, checked before anything is allocated.
+        gates = {"lstm": 4, "gru": 3}.get(self.kind, 1)
+        needed = 4 * 4 * gates * self.hidden_size**2 * self.num_layers
+        memory = _physical_memory()
+        if memory and needed > memory:
+            raise ValueError(
+                f"model.hidden_size={self.hidden_size} needs at least {needed / 2**30:,.0f} GiB "
+                f"to train its recurrent weights; this machine has {memory / 2**30:,.0f} GiB"
+            )
+
     def layer_args(self) -> dict[str, Any]:
         """The keyword arguments a model passes on to its `Recurrent` stack."""
         return {"kind": self.kind, "hidden_size": self.hidden_size,
                 "num_layers": self.num_layers, "dropout": self.dropout}  # fmt: skip
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ emits ``eos`` it is finished, and ``eos`` fills the rest of its row.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -146,8 +147,8 @@ def sample(
     temperature: > 0 sharpens (< 1) or flattens (> 1) the distribution; 0 means greedy.
     generator: a ``torch.Generator`` on the model's device, for reproducible draws.
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature!r}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 is greedy), got {temperature!r}")
     if top_k is not None:
         check_positive_int("top_k", top_k)
     if top_p is not None and not 0.0 < top_p <= 1.0:

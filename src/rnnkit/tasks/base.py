@@ -48,6 +48,7 @@ class Built:
     train_data: Any
     val_data: Any = None
     evaluate: Callable[[nn.Module, Any], dict[str, float]] = evaluate_loss
+    reports: Sequence[str] = ("val_loss",)  # the names `evaluate` reports (train.monitor)
     files: dict[str, Any] = field(default_factory=dict)  # JSON artefacts for the run directory
     # After training, on the main process: final scores (test set, baselines), which the
     # runner writes to results.json and hands back.

@@ -69,6 +69,11 @@ def train(
         built = task.build(config, context)  # bad data fails here, before anything is written
         if resume:
             check_same_artefacts(out, built.files)
+        elif built.val_data is not None and config.train.monitor not in built.reports:
+            raise ValueError(
+                f"train.monitor={config.train.monitor} is not a score {task.name} reports; "
+                f"choose one of {', '.join(built.reports)}"
+            )
         trainer = Trainer(
             built.model,
             config.train,
@@ -141,6 +146,13 @@ def load_run_weights(run_dir: str | Path, model: nn.Module) -> None:
     if not weights.exists():
         raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
     load_weights(weights, model)
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]  # fmt: skip
+    if broken:
+        raise ValueError(
+            f"{weights} holds non-finite values ({broken[0]}): the run diverged; train it "
+            "again with a smaller train.lr or with train.clip_norm set"
+        )
 
 
 def _barrier(context: distributed.Context) -> None:

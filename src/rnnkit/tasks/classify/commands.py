@@ -60,6 +60,7 @@ def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", help="default: the run's data.text_column")
     p.add_argument("--label-column", help="default: the run's data.label_column")
     p.add_argument("--out", help="folder for evaluation.json and confusion.png")
+    p.add_argument("--force", action="store_true", help="replace those files if they exist")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -71,6 +72,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         for k, v in (("text_column", args.text_column), ("label_column", args.label_column))
         if v
     }
+    if args.out and not args.force:
+        for name in ("evaluation.json", "confusion.png"):
+            if (Path(args.out) / name).exists():
+                raise ValueError(f"{Path(args.out) / name} already exists; pass --force to "
+                                 "replace it")  # fmt: skip
     report = evaluate_run(args.run, args.data, out=args.out, **columns)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
     return 0

@@ -261,7 +261,8 @@ def build(config: ClassifyConfig, context: Context) -> Built:
     }
     if prepared.tokenizer is not None:
         files[VOCAB_FILE] = prepared.tokenizer.to_dict()
-    return Built(model, train, val, evaluate, files=files, finish=finish)
+    reports = ("val_loss", "val_accuracy")
+    return Built(model, train, val, evaluate, reports, files, finish)
 
 
 def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from rnnkit.tasks.base import Command
 from rnnkit.tasks.runner import load_run_of
@@ -14,12 +15,15 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="the series to continue (default: the run's data.source)")
     p.add_argument("--horizon", type=int, help="steps to forecast (default: the run's)")
     p.add_argument("--plot", help="write history, forecast and interval to this PNG")
+    p.add_argument("--force", action="store_true", help="replace --plot if it exists")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _forecast(args: argparse.Namespace) -> int:
     from rnnkit.tasks.forecast.use import forecast, format_forecast, plot_forecast
 
+    if args.plot and Path(args.plot).exists() and not args.force:
+        raise ValueError(f"{args.plot} already exists; pass --force to replace it")
     result = forecast(load_run_of("forecast", args.run), args.data, args.horizon)
     if args.plot:
         plot_forecast(result, args.plot)

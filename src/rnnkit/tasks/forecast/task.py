@@ -192,6 +192,12 @@ def prepare(config: ForecastConfig) -> Prepared:
     cut = layout(len(series.frame), L, H, config.backtest)
     frame = fill_causal(series, cut.train_end)
     values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
+    largest = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+    if largest > 1e150:  # squares and differences of such values overflow float64
+        raise ValueError(
+            f"{series.source} holds values too large to compute with (largest {largest:.3g}); "
+            "rescale the series, e.g. to thousands or millions of its unit"
+        )
     scaler = SeriesScaler.fit(values[: cut.train_end], data.transform == "log", data.relative)
     covariates = calendar_features(series.frame.index, data.calendar)  # (T, C), C may be 0
     z = scaler.transform(values)

@@ -72,10 +72,8 @@ def forecast(
     saved, H = fc.series, int(fc.series["horizon"])
     horizon = H if horizon is None else horizon
     if not 1 <= horizon <= H:
-        raise ValueError(
-            f"this run forecasts 1 to {H} steps, got --horizon {horizon}; train with "
-            f"--horizon {horizon} for longer forecasts"
-        )
+        advice = "" if horizon < 1 else f"; train with --horizon {horizon} for longer forecasts"
+        raise ValueError(f"this run forecasts 1 to {H} steps, got --horizon {horizon}{advice}")
     data = fc.config.data
     series = read_series(replace(data, source=source or data.source, freq=saved["freq"]))
     columns = value_columns(series)

@@ -200,7 +200,8 @@ def build(config: LMConfig, context: Context) -> Built:
     data = {"source": config.data.source, "split": corpus.split,
             "documents": corpus.documents, "digest": corpus.digest}  # fmt: skip
     files = {VOCAB_FILE: corpus.tokenizer.to_dict(), DATA_FILE: data}
-    return Built(model, train, val, evaluate, files=files, finish=finish)
+    reports = tuple(lm_metrics(0.0, level, "val"))
+    return Built(model, train, val, evaluate, reports, files, finish)
 
 
 def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
