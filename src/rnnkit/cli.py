@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 
 import rnnkit.tasks  # noqa: F401  (registers the built-in tasks)
+from rnnkit.data.registry import names
+from rnnkit.diagnostics.problems import PROBLEMS
 from rnnkit.tasks.base import REGISTRY, Option
 
 EXIT_USER_ERROR = 2
@@ -181,17 +183,19 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "train",
         help="train a task into a run directory",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train a task into a run directory (config.json, model.safetensors, "
-        "metrics.jsonl, loss.png, checkpoint/).\nSettings come from the task's defaults, "
-        "then --config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4.\nUnder "
-        "torchrun (torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel."
+        description="Train a task into a run directory (config.json, model.safetensors,\n"
+        "metrics.jsonl, loss.png, checkpoint/). Settings come from the task's defaults, then\n"
+        "--config, then SECTION.KEY=VALUE overrides such as train.lr=3e-4. Under torchrun\n"
+        "(torchrun --nproc_per_node=N -m rnnkit train ...) it trains data-parallel."
         f"\n\ntasks:\n{tasks}",
     )
     train.add_argument("task", metavar="TASK", help=f"what to train: {', '.join(REGISTRY)}")
     train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
     train.add_argument("--out", help="run directory (default: runs/TASK); must not exist")
     train.add_argument("--config", help="a TOML file with [model], [data] and [train] tables")
-    train.add_argument("--data", help="the data source, same as data.source=...")
+    train.add_argument("--data", metavar="SOURCE", help="the data source, same as "
+                       f"data.source=...: {', '.join(names())}, a file, folder or glob, a "
+                       ".csv/.tsv/.jsonl file or sqlite:///file.db")  # fmt: skip
     for option in _train_options():
         option.add_to(train)
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -210,7 +214,7 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
         "with and without gradient clipping. With RUN: the trained model of that run directory.",
     )
     diagnose.add_argument("run", nargs="?", help="a run directory from rnnkit train (optional)")
-    diagnose.add_argument("--task", default=DIAGNOSE["task"], choices=("adding", "copy"))
+    diagnose.add_argument("--task", default=DIAGNOSE["task"], choices=tuple(PROBLEMS))
     diagnose.add_argument("--length", type=int, default=DIAGNOSE["length"], help="T")
     diagnose.add_argument("--kinds", default=DIAGNOSE["kinds"], help="default: %(default)s")
     diagnose.add_argument("--hidden-size", type=int, default=DIAGNOSE["hidden_size"])
