@@ -107,6 +107,38 @@ def test_90_percent_intervals_cover_about_90_percent_of_a_known_process(tmp_path
     assert 0.84 <= coverage <= 0.96
 
 
+def test_calibration_widens_intervals_that_under_cover_unseen_noise(tmp_path):
+    # AR(1) whose noise triples just before the validation windows: the network's Gaussian
+    # head learns the calm training windows' spread, so its raw 90% intervals cover far less
+    # of the noisier test values; stretched on the validation windows they cover about 90%.
+    rng = np.random.default_rng(3)
+    T, folds, shift = 800, 150, 540  # train_end = 649; validation origins from about 553
+    x = np.zeros(T)
+    for t in range(1, T):
+        x[t] = 0.7 * x[t - 1] + rng.normal() * (1 if t < shift else 3)
+    csv = write_series(tmp_path / "ar.csv", x + 10, freq="D")
+    runs = {}
+    for calibrate in ("false", "true"):
+        out, result = runner.train("forecast", tmp_path / calibrate, overrides=[
+            f"data.source={json.dumps(str(csv))}", "data.horizon=2", "data.input_length=16",
+            "data.season=none", f"backtest.folds={folds}", "backtest.stride=1",
+            "backtest.baselines=[\"naive\"]", *SMALL, "train.epochs=3",
+            f"model.calibrate={calibrate}",
+        ], quiet=True)  # fmt: skip
+        runs[calibrate] = out, result.results
+    (raw_out, raw), (cal_out, cal) = runs["false"], runs["true"]
+    assert raw["interval_scale"] == 1.0 and cal["interval_scale"] > 2
+    assert raw["table"]["rnnkit"]["coverage"] < 0.7  # raw: clearly below the 90% asked for
+    assert 0.84 <= cal["table"]["rnnkit"]["coverage"] <= 0.96
+    assert "stretched by" in cal["report"] and "stretched by" not in raw["report"]
+    # The same training: only the intervals differ, the point forecasts are the same.
+    rows = [pd.read_csv(out / "backtest.csv") for out in (raw_out, cal_out)]
+    np.testing.assert_allclose(rows[0]["rnnkit"], rows[1]["rnnkit"], rtol=1e-6)
+    assert (rows[1]["rnnkit_upper"] - rows[1]["rnnkit_lower"]).mean() > 2 * (
+        rows[0]["rnnkit_upper"] - rows[0]["rnnkit_lower"]
+    ).mean()
+
+
 def test_on_a_random_walk_the_report_does_not_claim_skill(tmp_path):
     # Log prices that follow a random walk: nothing beats the last price but luck.
     rng = np.random.default_rng(7)
