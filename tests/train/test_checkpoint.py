@@ -25,13 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import rnnkit.io
-from rnnkit.train.checkpoint import (
-    CheckpointError,
-    checkpoints,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from rnnkit.train.checkpoint import checkpoints, latest_checkpoint, save_checkpoint
+from rnnkit.train.checkpoint_load import CheckpointError, load_checkpoint
 
 
 @pytest.fixture(autouse=True)

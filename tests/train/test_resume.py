@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 from test_checkpoint import rewrite
 from trainer_fixtures import SequenceRegressor, quiet_config, sum_task
 
-from rnnkit.train.checkpoint import CheckpointError, latest_checkpoint
+from rnnkit.train.checkpoint import latest_checkpoint
+from rnnkit.train.checkpoint_load import CheckpointError
 from rnnkit.train.trainer import Trainer
 
 SCRIPT = Path(__file__).with_name("train_script.py")

@@ -1,4 +1,4 @@
-"""Full training checkpoints: everything the rest of a run depends on, verified before loading.
+"""Full training checkpoints: everything the rest of a run depends on, and how it is written.
 
 On disk, in the checkpoint directory (``run_dir/checkpoint/``)::
 
@@ -20,6 +20,9 @@ second save at the same step (an epoch end right after a periodic save) goes to
 pruned only after the new one is complete. One writer per directory is assumed (a run
 directory is locked while it trains, see `rnnkit.train.rundir.run_lock`). A failed write
 (a full disk) removes its temporary file and raises a one-line OSError.
+
+Reading one back, verified against its sidecar before anything is loaded, is
+`rnnkit.train.checkpoint_load`.
 """
 
 from __future__ import annotations
@@ -28,46 +31,44 @@ import errno
 import hashlib
 import io
 import json
-import pickle
 import random
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rnnkit.io import atomic_write_bytes, atomic_write_json, describe_mismatch, fsync_dir
+from rnnkit.io import atomic_write_bytes, atomic_write_json, fsync_dir
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "checkpoints",
+    "latest_checkpoint",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
+]
 
 FORMAT, VERSION = "rnnkit.checkpoint", 2
 _NAME = re.compile(r"step-(\d+)(?:-(\d+))?\.pt")
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: damaged, unverifiable, or for another model."""
-
-
-@dataclass
-class Checkpoint:
-    """What `load_checkpoint` returns besides the states it loads into the given objects."""
-
-    path: Path
-    counters: dict[str, int]
-    extra: dict[str, Any] = field(default_factory=dict)
-    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
-    version: int = VERSION  # the format version the file was written in
-    rng_restored: bool = False  # False: not asked for, or no RNG state saved for this rank
-
-
-def _sidecar(path: Path) -> Path:
+def sidecar_path(path: Path) -> Path:
+    """The sidecar of the checkpoint ``path``: its name, size, SHA-256 and counters."""
     return path.with_suffix(".json")
 
 
-def _order(path: Path) -> tuple[int, int]:
+def step_order(path: Path) -> tuple[int, int]:
     """(step, n) of ``step-SSSSSSSS[-n].pt``; a file named otherwise sorts before all."""
     match = _NAME.fullmatch(path.name)
     return (int(match[1]), int(match[2] or 0)) if match else (-1, -1)
+
+
+def sha256(data: bytes) -> str:
+    """The SHA-256 of ``data`` as the sidecar holds it (hex)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def checkpoints(directory: str | Path) -> list[Path]:
@@ -75,8 +76,8 @@ def checkpoints(directory: str | Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if _NAME.fullmatch(p.name) and _sidecar(p).exists()]
-    return sorted(found, key=_order)
+    found = [p for p in directory.iterdir() if _NAME.fullmatch(p.name) and sidecar_path(p).exists()]
+    return sorted(found, key=step_order)
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:
@@ -107,7 +108,8 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Set this process's RNGs to ``state``, as `rng_state` took it."""
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
     n = state["numpy"]
@@ -142,7 +144,7 @@ def _check_inputs(counters: Any, extra: Any, tensors: Any, keep: Any) -> str:
 
 
 def _new_path(directory: Path, step: int) -> Path:
-    same_step = [_order(p)[1] for p in checkpoints(directory) if _order(p)[0] == step]
+    same_step = [step_order(p)[1] for p in checkpoints(directory) if step_order(p)[0] == step]
     suffix = f"-{max(same_step) + 1}" if same_step else ""
     return directory / f"step-{step:08d}{suffix}.pt"
 
@@ -190,11 +192,11 @@ def save_checkpoint(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
-    sidecar = {"file": path.name, "bytes": len(data), "sha256": _sha256(data)}
+    sidecar = {"format": FORMAT, "file": path.name, "bytes": len(data), "sha256": sha256(data)}
     try:
         atomic_write_bytes(path, data)  # a failed write removes its temporary file
         try:
-            atomic_write_json(_sidecar(path), {"format": FORMAT, **sidecar, "counters": counters})
+            atomic_write_json(sidecar_path(path), {**sidecar, "counters": counters})
         except OSError:
             path.unlink(missing_ok=True)  # never vouched for: debris
             raise
@@ -213,148 +215,12 @@ def _prune(directory: Path, keep: int, newest: Path) -> None:
     doomed = [p for p in complete[: max(len(complete) - keep, 0)] if p != newest]
     for path in doomed:
         # Sidecar first: the checkpoint stops existing in one step, then its data goes.
-        _sidecar(path).unlink()
+        sidecar_path(path).unlink()
         path.unlink(missing_ok=True)
-    kept = {name for p in complete if p not in doomed for name in (p, _sidecar(p))}
+    kept = {name for p in complete if p not in doomed for name in (p, sidecar_path(p))}
     for path in directory.iterdir():
         stale_temp = path.name.startswith(".step-") and ".tmp-" in path.name
         ours = _NAME.fullmatch(path.with_suffix(".pt").name) and path.suffix in (".pt", ".json")
         if stale_temp or (ours and path not in kept):
             path.unlink(missing_ok=True)
     fsync_dir(directory)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _damage(path: Path) -> tuple[str, bytes]:
-    """What is wrong with ``path`` ("" when nothing) and its bytes."""
-    try:
-        sidecar = json.loads(_sidecar(path).read_text(encoding="utf-8"))
-        expected_size, expected_hash = int(sidecar["bytes"]), str(sidecar["sha256"])
-    except FileNotFoundError:
-        return f"has no sidecar {_sidecar(path).name}, so it may be half-written", b""
-    except (ValueError, KeyError, TypeError):
-        return f"has an unreadable sidecar {_sidecar(path).name}", b""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return f"cannot be read ({e.strerror})", b""
-    if len(data) < expected_size:
-        return f"is truncated ({len(data)} of the {expected_size} bytes written)", data
-    if _sha256(data) != expected_hash:
-        return f"is corrupted (its SHA-256 does not match {_sidecar(path).name})", data
-    return "", data
-
-
-def _advice(path: Path) -> str:
-    older = [p for p in checkpoints(path.parent) if _order(p) < _order(path)]
-    for candidate in reversed(older):
-        if not _damage(candidate)[0]:
-            return (
-                f"the older checkpoint {candidate} is intact: move {path.name} and "
-                f"{_sidecar(path).name} out of {path.parent} to resume from it"
-            )
-    return f"no intact older checkpoint is left in {path.parent}, so the run has to start over"
-
-
-def _read(path: Path) -> dict[str, Any]:
-    problem, data = _damage(path)
-    if problem:
-        raise CheckpointError(f"checkpoint {path} {problem}; {_advice(path)}")
-    try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # torch's message advises weights_only=False, which would run the code in the file.
-        raise CheckpointError(
-            f"{path} is not a checkpoint rnnkit wrote (it holds objects other than tensors "
-            "and plain containers) and was not loaded"
-        ) from e
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be loaded: {e}".splitlines()[0]) from e
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an rnnkit checkpoint")
-    version = payload.get("version")
-    if type(version) is not int or version < 1:
-        raise CheckpointError(f"{path} is not an rnnkit checkpoint (format version {version!r})")
-    if version > VERSION:
-        raise CheckpointError(
-            f"checkpoint {path} has format version {version!r}, but this rnnkit reads versions "
-            f"1 to {VERSION}: it was written by a newer rnnkit; upgrade rnnkit to resume it"
-        )
-    if version == 1:  # one set of RNG states, rank 0's
-        payload["rng"] = [payload["rng"]]
-    return payload
-
-
-def _check_model(path: Path, model: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
-    state = model.state_dict()
-    missing = [k for k in state if k not in saved]
-    unexpected = [k for k in saved if k not in state]
-    shapes = {
-        k: (tuple(saved[k].shape), tuple(state[k].shape))
-        for k in state
-        if k in saved and saved[k].shape != state[k].shape
-    }
-    message = describe_mismatch(f"checkpoint {path}", missing, unexpected, shapes)
-    if message:
-        raise CheckpointError(f"{message} (it was written by a different model configuration)")
-
-
-def _check_optimizer(path: Path, optimizer: torch.optim.Optimizer, saved: Any) -> None:
-    if saved is None:
-        raise CheckpointError(f"checkpoint {path} holds no optimizer state")
-    have = [len(g["params"]) for g in optimizer.param_groups]
-    got = [len(g["params"]) for g in saved["param_groups"]]
-    if have != got:
-        raise CheckpointError(
-            f"checkpoint {path} holds optimizer state for parameter groups of sizes {got}, "
-            f"but the optimizer has {have}"
-        )
-
-
-def load_checkpoint(
-    directory: str | Path,
-    *,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    map_location: str | torch.device = "cpu",
-    restore_rng: bool = True,
-    rank: int = 0,
-) -> Checkpoint:
-    """Load the newest checkpoint in ``directory`` (or the .pt file it names) into the objects.
-
-    The file is checked against its sidecar's SHA-256 first; a damaged or mismatched
-    checkpoint raises `CheckpointError` before anything is loaded, and no file is changed.
-    ``model`` (and ``optimizer``/``scheduler`` when given) receive their saved states; the
-    global RNGs are restored to those of rank ``rank`` when ``restore_rng`` and the file holds
-    them (``rng_restored`` says whether); ``tensors`` come back on ``map_location``.
-    """
-    target = Path(directory)
-    path = target if target.is_file() else latest_checkpoint(target)
-    if path is None:
-        raise CheckpointError(f"there is no checkpoint in {target}")
-    payload = _read(path)
-    _check_model(path, model, payload["model"])
-    if optimizer is not None:
-        _check_optimizer(path, optimizer, payload["optimizer"])
-    if scheduler is not None and payload["scheduler"] is None:
-        raise CheckpointError(f"checkpoint {path} holds no learning-rate scheduler state")
-    model.load_state_dict(payload["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(payload["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(payload["scheduler"])
-    rng_restored = restore_rng and rank < len(payload["rng"])
-    if rng_restored:
-        _set_rng_state(payload["rng"][rank])
-    return Checkpoint(
-        path=path,
-        counters=dict(payload["counters"]),
-        extra=json.loads(payload["extra"]),
-        tensors={name: t.to(map_location) for name, t in payload["tensors"].items()},
-        version=payload["version"],
-        rng_restored=rng_restored,
-    )

@@ -23,14 +23,8 @@ import torch
 import torch.distributed as dist
 
 from rnnkit.io import append_jsonl, atomic_path, atomic_write_text, save_weights
-from rnnkit.train.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    latest_checkpoint,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-)
+from rnnkit.train.checkpoint import latest_checkpoint, rng_state, save_checkpoint
+from rnnkit.train.checkpoint_load import Checkpoint, CheckpointError, load_checkpoint
 from rnnkit.train.rundir import RunDir
 
 if TYPE_CHECKING:
