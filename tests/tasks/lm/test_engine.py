@@ -1,6 +1,7 @@
 """The autocomplete engine: right suggestions, the model's own probabilities, one step a word."""
 
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -170,6 +171,32 @@ def test_int8_keeps_the_suggestions(lm):
     assert small["words"][0]["probability"] == pytest.approx(
         full["words"][0]["probability"], abs=0.05
     )
+
+
+def ops(step: StepModel) -> set[str]:
+    """The operators the traced recurrence of ``step`` runs."""
+    return set(re.findall(r"\b\w+::\w+", str(step.recur.inlined_graph)))
+
+
+def test_int8_really_quantizes_the_recurrence_and_the_output_layer(lm, monkeypatch):
+    # Close answers alone would pass if int8 did nothing: look at the layers themselves.
+    quantized = torch.ao.nn.quantized.dynamic.Linear
+    full, small = StepModel(lm.model), StepModel(lm.model, int8=True)
+    heads = [m for m in small.head.modules() if isinstance(m, quantized | torch.nn.Linear)]
+    assert heads and all(isinstance(m, quantized) for m in heads)
+    assert all(m.weight().dtype == torch.qint8 for m in heads)
+    # The traced step runs int8 matrix products in place of every float one.
+    assert "aten::linear" in ops(full) and "quantized::linear_dynamic" not in ops(full)
+    assert "quantized::linear_dynamic" in ops(small) and "aten::linear" not in ops(small)
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("no TorchScript here")
+
+    monkeypatch.setattr(torch.jit, "trace", unavailable)
+    eager = StepModel(lm.model, int8=True).recur  # the module itself, untraced
+    cells = [m for m in eager.modules() if isinstance(m, quantized | torch.nn.Linear)]
+    assert cells and all(isinstance(m, quantized) for m in cells)
+    assert all(m.weight().dtype == torch.qint8 for m in cells)
 
 
 def test_unknown_words_are_reported_and_unmatched_fragments_suggest_nothing(lm):
