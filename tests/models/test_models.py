@@ -5,7 +5,7 @@ import torch
 from model_cases import CASES, LENGTHS, N, S, T, V, logits_of, start_inputs, tokens
 
 from rnnkit.layers import detach_state
-from rnnkit.models import LanguageModel, RecurrentOutput, Seq2Seq, Seq2SeqOutput
+from rnnkit.models import LanguageModel, RecurrentOutput, Seq2SeqOutput
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -96,14 +96,43 @@ def test_step_by_step_equals_teacher_forced_forward(name):
         token = targets[:, t]
 
 
-def test_teacher_forcing_ratio_below_one_feeds_own_guesses():
+def fed_tokens(model, batch):
+    """(N, T) the ids the decoder's embedding read in one forward pass, and the logits."""
+    fed = []
+    hook = model.decoder.embedding.register_forward_hook(lambda m, args, out: fed.append(args[0]))
+    try:
+        output, loss = model(**batch)
+    finally:
+        hook.remove()
+    assert torch.isfinite(loss)
+    return torch.cat(fed, dim=1), logits_of(output)
+
+
+@pytest.mark.parametrize("name", ["generator", "seq2seq_additive", "seq2seq_plain"])
+def test_teacher_forcing_ratio_below_one_feeds_own_guesses(name):
+    build, batch, _ = CASES[name]
     torch.manual_seed(0)
-    model = Seq2Seq(V, 0, 1, source_vocab=7, hidden_size=8, teacher_forcing=0.5)
-    batch = CASES["seq2seq_additive"][1]()
-    output, loss = model(**batch)
-    assert output.logits.shape == (N, T, V) and torch.isfinite(loss)
-    loss.backward()
-    model.eval()  # evaluation with targets always teacher-forces
-    forced, _ = model(**batch)
+    model, batch = build(), batch()
+    model.train()
+    targets = batch["targets"].clamp(min=0)  # -100 padding is fed as id 0
+    bos = torch.full((N, 1), model.bos)
+    forced = torch.cat([bos, targets[:, :-1]], dim=1)  # (N, T) the true previous tokens
     model.teacher_forcing = 1.0
-    torch.testing.assert_close(forced.logits, model(**batch)[0].logits)
+    fed, _ = fed_tokens(model, batch)
+    assert torch.equal(fed, forced)
+    model.teacher_forcing = 0.0  # every input after bos is the model's own argmax
+    fed, logits = fed_tokens(model, batch)
+    guesses = torch.cat([bos, logits[:, :-1].argmax(-1)], dim=1)
+    assert torch.equal(fed, guesses)
+    assert not torch.equal(guesses, forced)  # the two ways are told apart
+    model.teacher_forcing = 0.5  # each step either, and both happen
+    fed, logits = fed_tokens(model, batch)
+    guesses = torch.cat([bos, logits[:, :-1].argmax(-1)], dim=1)
+    assert torch.all((fed == forced) | (fed == guesses))
+    differ = forced != guesses
+    assert (fed == forced)[differ].any() and (fed == guesses)[differ].any()
+    model.eval()  # evaluation with targets always teacher-forces
+    fed, logits = fed_tokens(model, batch)
+    assert torch.equal(fed, forced)
+    model.teacher_forcing = 1.0
+    torch.testing.assert_close(logits, logits_of(model(**batch)[0]))
