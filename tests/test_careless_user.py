@@ -99,3 +99,16 @@ def test_forecast_horizons_and_plots(forecast_run, tmp_path, capsys):
 def test_every_file_of_a_run_gets_the_same_mode(vegas_run):
     mode = stat.S_IMODE((vegas_run / "config.json").stat().st_mode)
     assert stat.S_IMODE((vegas_run / "model.safetensors").stat().st_mode) == mode
+
+
+def test_a_hand_edited_config_does_not_change_a_resumed_run_silently(tmp_path, capsys):
+    out = tmp_path / "run"
+    tiny = ["data.length=8", "data.train_samples=64", "data.val_samples=32", "train.epochs=1"]
+    assert main(["train", "adding", "--out", str(out), "--quiet", *tiny]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    saved["config"]["train"]["lr"] = 0.5
+    (out / "config.json").write_text(json.dumps(saved))
+    weights = (out / "model.safetensors").read_bytes()
+    fails(capsys, "train", "adding", "--out", str(out), "--resume",
+          message="train.lr: 0.005 -> 0.5")  # fmt: skip
+    assert (out / "model.safetensors").read_bytes() == weights

@@ -208,7 +208,10 @@ def snapshot(trainer: Trainer) -> None:
         optimizer=trainer.optimizer,
         scheduler=trainer.schedule,
         counters=dataclasses.asdict(trainer.progress.counters),  # they name the file
-        extra={"progress": dataclasses.asdict(trainer.progress)},
+        extra={
+            "progress": dataclasses.asdict(trainer.progress),
+            "train": dataclasses.asdict(trainer.config),
+        },
         tensors=tensors,
         keep=trainer.config.keep_checkpoints,
         rng=rng,
@@ -237,6 +240,26 @@ def _progress(checkpoint: Checkpoint) -> Progress:
         ) from e
 
 
+# How this process talks and where it runs may change between a run and its resumption.
+_MAY_CHANGE = frozenset({"quiet", "device"})
+
+
+def _check_same_settings(saved: dict[str, Any] | None, trainer: Trainer) -> None:
+    """The train settings a resumed run reads (its ``config.json``, which a hand may have
+    edited) must be those its checkpoint was written with."""
+    if saved is None:  # written before checkpoints kept their settings
+        return
+    now = dataclasses.asdict(trainer.config)
+    changed = [f"train.{k}: {saved[k]!r} -> {now.get(k)!r}" for k in saved
+               if k not in _MAY_CHANGE and saved[k] != now.get(k)]  # fmt: skip
+    if changed:
+        raise ValueError(
+            f"the settings of {trainer.run_dir} changed since its checkpoint was written "
+            f"({'; '.join(changed)}); a resumed run continues the run as it was: undo the "
+            "change in config.json, or train a new run with another --out"
+        )
+
+
 def restore(trainer: Trainer) -> None:
     """Load the newest checkpoint of the run into ``trainer``, RNG states included."""
     run_dir = trainer.run_dir
@@ -251,6 +274,7 @@ def restore(trainer: Trainer) -> None:
         rank=trainer.context.rank,  # each rank continues its own random stream
     )
     progress = _progress(checkpoint)
+    _check_same_settings(checkpoint.extra.get("train"), trainer)
     if not checkpoint.rng_restored:
         # No state for this rank: a format-1 checkpoint (rank 0's alone) or one written with
         # fewer processes. Draw a fresh stream per rank so dropout masks stay different.
