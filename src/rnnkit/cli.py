@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.data is not None:
         overrides.append(f"data.source={json.dumps(args.data)}")
-    for option in _train_options():
+    for option in _options("train_options"):
         value = getattr(args, option.flag.lstrip("-").replace("-", "_"))
         if value is None:
             continue
@@ -67,19 +67,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_options() -> list[Option]:
-    """The task-only flags of ``rnnkit train``, each once (tasks may share one)."""
+def _options(which: str) -> list[Option]:
+    """The task-only flags of ``rnnkit train`` (``which="train_options"``) or ``rnnkit serve``
+    (``"serve_options"``), each once: tasks may share one."""
     options: dict[str, Option] = {}
     for task in REGISTRY.values():
-        for option in task.train_options:
-            options.setdefault(option.flag, option)
-    return list(options.values())
-
-
-def _serve_options() -> list[Option]:
-    options: dict[str, Option] = {}
-    for task in REGISTRY.values():
-        for option in task.serve_options:
+        for option in getattr(task, which):
             options.setdefault(option.flag, option)
     return list(options.values())
 
@@ -140,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     task = run_task(args.run)
     options = {}
-    for option in _serve_options():
+    for option in _options("serve_options"):
         value = getattr(args, option.flag.lstrip("-").replace("-", "_"))
         if value is None or value is False:
             continue
@@ -196,7 +189,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--data", metavar="SOURCE", help="the data source, same as "
                        f"data.source=...: {', '.join(names())}, a file, folder or glob, a "
                        ".csv/.tsv/.jsonl file or sqlite:///file.db")  # fmt: skip
-    for option in _train_options():
+    for option in _options("train_options"):
         option.add_to(train)
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -246,7 +239,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     srv.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     srv.add_argument("--port", type=int, default=8000, help="default: %(default)s")
     srv.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
-    for option in _serve_options():
+    for option in _options("serve_options"):
         option.add_to(srv)
     srv.set_defaults(handler=cmd_serve)
 

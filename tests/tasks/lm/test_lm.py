@@ -5,18 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from conftest import PHRASES as VEGAS
 from rnnkit.cli import main
 from rnnkit.tasks import runner
 from rnnkit.tasks.lm.use import complete, generate
 from rnnkit.tasks.runner import load_run
 
-PHRASES = [
-    "what is the best food to eat in las vegas",
-    "we flew to las vegas last week",
-    "the lights of las vegas never sleep",
-    "my uncle moved to las vegas",
-    "is it hot in las vegas in june",
-]
+PHRASES = VEGAS[:5]  # the five that all say "las vegas"
 TINY = [
     "model.embedding_dim=32",
     "model.hidden_size=32",
