@@ -72,7 +72,8 @@ def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
     alone, killed, pids = tmp_path / "alone", tmp_path / "killed", tmp_path / "pids"
     args = ("--dropout", "0.3", "--epochs", "2")
     run_script(alone, *args, launcher=torchrun())
-    command = [*torchrun(), str(SCRIPT), str(killed), *args, "--delay", "0.1"]
+    # 10 steps (2 epochs of 5); held before the 10th, killed after the 8th is logged.
+    command = [*torchrun(), str(SCRIPT), str(killed), *args, "--delay", "0.1", "--hold-at", "9"]
     command += ["--pid-dir", str(pids)]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL, start_new_session=True)
     kill_mid_run(process, killed, kill=kill_all(pids), timeout=90)

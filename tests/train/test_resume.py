@@ -32,18 +32,39 @@ def run_script(run_dir, *args, launcher=(), wait=True):
     return process
 
 
-def kill_mid_run(process, run_dir, kill=os.kill, timeout=60):
-    """SIGKILL ``process`` once the checkpoint of step 7 exists (mid epoch 2, 5 steps an
-    epoch), possibly while it is writing the next one; the run must not have finished."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        latest = latest_checkpoint(run_dir / "checkpoint")
-        if latest is not None and "00000007" in latest.name:
+def logged_steps(run_dir):
+    """The steps ``metrics.jsonl`` has records of; a torn last line is not one yet."""
+    path = run_dir / "metrics.jsonl"
+    steps = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
             break
+        if record.get("kind") == "step":
+            steps.append(record["step"])
+    return steps
+
+
+def kill_mid_run(process, run_dir, kill=os.kill, past=7, timeout=120):
+    """SIGKILL ``process`` (a run started with --hold-at) once ``metrics.jsonl`` records a
+    step after ``past``: the trainer logs a step before it checkpoints it, so the checkpoint
+    of step ``past`` is then complete. The kill lands anywhere from there to the hold, maybe
+    while a later checkpoint is being written; the held run cannot have finished."""
+    deadline = time.monotonic() + timeout
+    while not any(step > past for step in logged_steps(run_dir)):
+        if process.poll() is not None:
+            pytest.fail(f"the run exited ({process.returncode}) before step {past + 1}")
+        if time.monotonic() > deadline:
+            kill(process.pid, signal.SIGKILL)
+            process.wait()
+            pytest.fail(f"no step after {past} was logged within {timeout} s")
         time.sleep(0.01)
     kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (run_dir / "model.safetensors").exists(), "the run was meant to die unfinished"
+    latest = latest_checkpoint(run_dir / "checkpoint")
+    assert latest is not None and int(latest.stem.split("-")[-1]) >= past, latest
 
 
 def step_records(run_dir):
@@ -54,7 +75,8 @@ def step_records(run_dir):
 def test_killed_and_resumed_run_is_bit_identical(tmp_path):
     alone, killed = tmp_path / "alone", tmp_path / "killed"
     run_script(alone)
-    kill_mid_run(run_script(killed, "--delay", "0.05", wait=False), killed)
+    # 15 steps (3 epochs of 5); held before the 13th, killed after the 8th is logged.
+    kill_mid_run(run_script(killed, "--delay", "0.05", "--hold-at", "12", wait=False), killed)
     run_script(killed, "--resume")
     expected, got = load_file(alone / "model.safetensors"), load_file(killed / "model.safetensors")
     assert expected.keys() == got.keys()
