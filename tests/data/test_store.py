@@ -1,5 +1,5 @@
 """The query store: schema, counts, file formats, idempotent and all-or-nothing ingests
-(an error, Ctrl-C, a killed process), feedback, threads, and `rnnkit ingest`."""
+(an error, Ctrl-C, a killed process), threads, and `rnnkit ingest` (feedback: test_feedback)."""
 
 import contextlib
 import json
@@ -51,7 +51,8 @@ def test_a_new_store_has_the_schema_readers_rely_on(store):
         "ingests": [("digest", "TEXT", 0, 1), ("source", "TEXT", 1, 0), ("rows", "INTEGER", 1, 0),
                     ("at", "TEXT", 1, 0)],
         "feedback": [("id", "INTEGER", 0, 1), ("query", "TEXT", 1, 0),
-                     ("completion", "TEXT", 1, 0), ("at", "TEXT", 1, 0)],
+                     ("completion", "TEXT", 1, 0), ("at", "TEXT", 1, 0),
+                     ("admitted", "TEXT", 0, 0)],
     }  # fmt: skip
     assert len(store) == store.total() == 0 and store.top() == []
     assert QueryStore(f"sqlite:///{store.path}").path == store.path  # reopening keeps it
@@ -83,22 +84,6 @@ def test_record_rejects_bad_input_and_writes_nothing(store, text, count, message
     with pytest.raises(ValueError, match=message):
         store.record(text, count=count)
     assert len(store) == 0
-
-
-def test_feedback_is_logged_and_counted_as_a_query(store):
-    store.record("eat in las vegas")
-    assert store.record_feedback("eat in la", " eat in  las vegas ") == 2
-    assert store.record_feedback("cheap", "cheap flights") == 1
-    logged = rows(store.path, "SELECT query, completion, at FROM feedback ORDER BY id")
-    assert [r[:2] for r in logged] == [
-        ("eat in la", "eat in las vegas"),
-        ("cheap", "cheap flights"),
-    ]
-    assert datetime.fromisoformat(logged[0][2]).utcoffset() == timedelta(0)
-    for query, completion in [("", "x"), ("x", "  "), ("x", "y" * 1001), (None, "x")]:
-        with pytest.raises(ValueError, match="query|completion"):
-            store.record_feedback(query, completion)
-    assert store.total() == 3 and len(rows(store.path, "SELECT * FROM feedback")) == 2
 
 
 def test_threads_sharing_one_store_lose_no_count(store):
@@ -185,6 +170,9 @@ def test_the_same_bytes_twice_change_nothing(store, tmp_path):
         ("q.csv", "text,count\na,\n", None, "line 2: count must be a positive int .*got ''"),
         ("q.jsonl", '{"text": "a", "count": 1.5}\n', None, "line 1: count must .*got 1.5"),
         ("q.jsonl", '{"text": "a", "count": true}\n', None, "line 1: count must .*got True"),
+        ("q.csv", "text\nok\nesc \x1b[2J\n", None, r"q.csv line 3 holds the control .*U\+001B"),
+        ("q.jsonl", '{"text": "nul \\u0000"}\n', None, r"line 1 holds the control .*U\+0000"),
+        ("q.txt", "del \x7f here\n", None, r"q.txt line 1 holds the control character U\+007F"),
     ],
 )
 def test_bad_files_are_one_line_errors_that_change_nothing(

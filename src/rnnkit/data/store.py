@@ -3,11 +3,14 @@
     store = QueryStore("queries.db")           # created, with its schema, when missing
     store.ingest("queries.txt")                # or .csv/.tsv (column "text"), .jsonl (field "text")
     store.record("las vegas hotels")           # one typed query; returns its new count
-    store.record_feedback("las v", "las vegas hotels")  # a completion the user accepted
+    store.record_feedback("las v", "las vegas hotels")  # a completion accepted: kept apart
+    store.admit_feedback()                     # ... until admitted: then counted as queries
     store.top(10), len(store), store.total()   # most frequent, distinct queries, sum of counts
 
 A language model trains from the same file: ``rnnkit train lm --data sqlite:///queries.db``
-reads one document per distinct query, carrying its count (`rnnkit.data.sources`).
+reads one document per distinct query, carrying its count (`rnnkit.data.sources`). It reads
+the ``queries`` table only: feedback from a web page (anyone who can reach the server) waits in
+``feedback`` until someone admits it (``rnnkit ingest DB --admit-feedback``).
 
 Schema (readers rely on it; timestamps are ISO-8601 UTC)::
 
@@ -16,14 +19,17 @@ Schema (readers rely on it; timestamps are ISO-8601 UTC)::
     ingests(digest TEXT PRIMARY KEY, source TEXT NOT NULL, rows INTEGER NOT NULL,
             at TEXT NOT NULL)           -- one row per file ingested: its SHA-256
     feedback(id INTEGER PRIMARY KEY, query TEXT NOT NULL, completion TEXT NOT NULL,
-             at TEXT NOT NULL)          -- completions users accepted, and what they had typed
+             at TEXT NOT NULL, admitted TEXT)  -- completions users accepted, and what they
+                                        -- had typed; admitted: when counted (NULL: not yet)
 
 Texts are normalised before they are stored (stripped, each whitespace run made one space);
-empty ones are skipped, and longer ones than `MAX_LENGTH` characters are an error.
+empty ones are skipped; longer ones than `MAX_LENGTH` characters, and ones holding a control
+character (NUL, escape, ...; tabs and line breaks are whitespace), are an error.
 
 Every operation opens its own connection, so one store may be shared by a web server's worker
 threads and by other processes. The journal is write-ahead (WAL: readers never wait for the
-writer) and a writer waits up to `BUSY_TIMEOUT` seconds for another's lock. Each write is one
+writer) and a writer waits up to ``busy_timeout`` seconds (default `BUSY_TIMEOUT`) for
+another's lock, then raises `StoreBusy`. Each write is one
 transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): an error, Ctrl-C or a killed process leaves
 the database exactly as it was.
 """
@@ -38,15 +44,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rnnkit.data.queries import (
+    MAX_COUNT,
+    MAX_LENGTH,
+    checked_count,
+    checked_text,
+    normalise,
+    read_queries,
+)
 from rnnkit.data.registry import sqlite_path
-from rnnkit.data.tables import check_file, decode, lines, parse_table
+from rnnkit.data.tables import check_file
 
-__all__ = ["MAX_COUNT", "MAX_LENGTH", "IngestReport", "QueryStore", "normalise", "sqlite_path"]
+__all__ = [
+    "MAX_COUNT",
+    "MAX_LENGTH",
+    "IngestReport",
+    "QueryStore",
+    "StoreBusy",
+    "checked_text",
+    "normalise",
+    "sqlite_path",
+]
 
-MAX_LENGTH = 1000  # characters in a normalised query; longer text is not something people type
-MAX_COUNT = 10**9  # the most one row or call may add, far from SQLite's 64-bit limit
 BUSY_TIMEOUT = 30.0  # seconds a write waits while another connection holds the lock
-TABLES = (".csv", ".tsv", ".jsonl")
 
 SCHEMA = """
 BEGIN IMMEDIATE;
@@ -55,23 +75,29 @@ CREATE TABLE IF NOT EXISTS queries (id INTEGER PRIMARY KEY, text TEXT NOT NULL U
 CREATE TABLE IF NOT EXISTS ingests (digest TEXT PRIMARY KEY, source TEXT NOT NULL,
     rows INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, query TEXT NOT NULL,
-    completion TEXT NOT NULL, at TEXT NOT NULL);
+    completion TEXT NOT NULL, at TEXT NOT NULL, admitted TEXT);
 COMMIT;
 """
 COLUMNS = {
     "queries": ("id", "text", "count", "first_seen", "last_seen"),
     "ingests": ("digest", "source", "rows", "at"),
-    "feedback": ("id", "query", "completion", "at"),
+    "feedback": ("id", "query", "completion", "at", "admitted"),
 }
+# Stores made before feedback waited for admission counted it at once: it is admitted.
+UPGRADE = """
+BEGIN IMMEDIATE;
+ALTER TABLE feedback ADD COLUMN admitted TEXT;
+UPDATE feedback SET admitted = at;
+COMMIT;
+"""
 UPSERT = (
     "INSERT INTO queries (text, count, first_seen, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(text) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen"
 )
 
 
-def normalise(text: str) -> str:
-    """``text`` stripped, with every run of whitespace (newlines and tabs too) one space."""
-    return " ".join(text.split())
+class StoreBusy(ValueError):
+    """Another connection held the store's write lock past the busy timeout: try again."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +133,17 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 class QueryStore:
     """The queries in the SQLite file ``path`` (a path, or ``sqlite:///path``); the file and
-    its tables are created when missing, in a folder that must exist."""
+    its tables are created when missing, in a folder that must exist. ``busy_timeout``:
+    seconds a write waits for another connection's lock before `StoreBusy` (default
+    `BUSY_TIMEOUT`; a web server wants a short one, and to answer 503)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = sqlite_path(str(path))
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float):
+            raise ValueError(f"busy_timeout must be seconds (a number), got {busy_timeout!r}")
+        if not 0 <= busy_timeout <= 3600:
+            raise ValueError(f"busy_timeout must be 0 to 3600 seconds, got {busy_timeout}")
+        self.busy_timeout = float(busy_timeout)
         if str(self.path) == ":memory:":
             raise ValueError("a query store needs a file: ':memory:' would vanish between calls")
         if self.path.is_dir():
@@ -122,6 +155,9 @@ class QueryStore:
             tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
             if not set(COLUMNS) <= tables:
                 db.executescript(SCHEMA)
+            feedback = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
+            if "at" in feedback and "admitted" not in feedback:
+                db.executescript(UPGRADE)
             for table, wanted in COLUMNS.items():
                 have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
                 if missing := [c for c in wanted if c not in have]:
@@ -141,9 +177,13 @@ class QueryStore:
         exit; SQLite errors become one-line ValueErrors naming the file."""
         db = None
         try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             yield db
         except sqlite3.Error as e:  # not a database, locked past the timeout, disk full
+            if getattr(e, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                waited = f"{self.busy_timeout:g} s"
+                raise StoreBusy(f"{self.path} is busy (locked by another writer for over "
+                                f"{waited}); try again") from e  # fmt: skip
             raise ValueError(f"cannot use {self.path} as a query store ({e})") from e
         finally:
             if db is not None:
@@ -183,7 +223,7 @@ class QueryStore:
             done = _ingested(db, digest)
         if done is not None:
             return IngestReport(str(source), done, 0, 0, 0, True, digest)
-        counts, rows = _read_queries(path, data, column)
+        counts, rows = read_queries(path, data, column)
         now = _now()
         with self._transaction() as db:
             done = _ingested(db, digest)  # again, under the lock: another process may have won
@@ -202,29 +242,42 @@ class QueryStore:
 
     def record(self, text: str, count: int = 1) -> int:
         """Add ``count`` (default 1) to the count of ``text``; returns its new count."""
-        query = _checked_text(text, "text")
-        count = _checked_count(count, "count")
+        query = checked_text(text, "text")
+        count = checked_count(count, "count")
         with self._transaction() as db:
             return _upsert(db, query, count, _now())
 
     def record_feedback(self, query: str, completion: str) -> int:
-        """Log that a user who typed ``query`` accepted ``completion`` (the whole text), and
-        count ``completion`` as a query typed once more, so the next training learns from it.
-        Both are stored normalised; returns the completion's new count."""
-        typed = _checked_text(query, "query")
-        accepted = _checked_text(completion, "completion")
+        """Log that a user who typed ``query`` accepted ``completion`` (the whole text), both
+        normalised, in ``feedback``; returns the row's id. Nothing is counted as a query (so
+        trained on) until `admit_feedback`: anyone who reaches the server can send this."""
+        typed = checked_text(query, "query")
+        accepted = checked_text(completion, "completion")
+        with self._transaction() as db:
+            row = (typed, accepted, _now())
+            sql = "INSERT INTO feedback (query, completion, at) VALUES (?, ?, ?) RETURNING id"
+            return db.execute(sql, row).fetchone()[0]
+
+    def admit_feedback(self) -> tuple[int, int]:
+        """Count the completion of every feedback row not yet admitted as a query typed once
+        more, so the next training learns from it, and mark the rows admitted (one
+        transaction). Returns (rows admitted, distinct completions among them)."""
         now = _now()
         with self._transaction() as db:
-            row = (typed, accepted, now)
-            db.execute("INSERT INTO feedback (query, completion, at) VALUES (?, ?, ?)", row)
-            return _upsert(db, accepted, 1, now)
+            pending = db.execute(
+                "SELECT completion, COUNT(*) FROM feedback WHERE admitted IS NULL "
+                "GROUP BY completion ORDER BY MIN(id)"
+            ).fetchall()
+            db.executemany(UPSERT, ((text, n, now, now) for text, n in pending))
+            db.execute("UPDATE feedback SET admitted = ? WHERE admitted IS NULL", (now,))
+        return sum(n for _, n in pending), len(pending)
 
     # ---- reading ----------------------------------------------------------------------------
 
     def top(self, n: int = 10) -> list[tuple[str, int]]:
         """The ``n`` (default 10) most frequent queries with their counts, most frequent first
         (ties: the first stored first)."""
-        n = _checked_count(n, "n")
+        n = checked_count(n, "n")
         query = "SELECT text, count FROM queries ORDER BY count DESC, id LIMIT ?"
         with self._connect() as db:
             return [(text, count) for text, count in db.execute(query, (n,))]
@@ -235,9 +288,15 @@ class QueryStore:
             return db.execute("SELECT COUNT(*) FROM queries").fetchone()[0]
 
     def total(self) -> int:
-        """The sum of all counts: how many queries were typed, feedback included."""
+        """The sum of all counts: how many queries were typed, admitted feedback included."""
         with self._connect() as db:
             return db.execute("SELECT COALESCE(SUM(count), 0) FROM queries").fetchone()[0]
+
+    def pending_feedback(self) -> int:
+        """The feedback rows waiting for `admit_feedback`."""
+        with self._connect() as db:
+            sql = "SELECT COUNT(*) FROM feedback WHERE admitted IS NULL"
+            return db.execute(sql).fetchone()[0]
 
 
 def _now() -> str:
@@ -253,73 +312,3 @@ def _ingested(db: sqlite3.Connection, digest: str) -> int | None:
 def _upsert(db: sqlite3.Connection, text: str, count: int, now: str) -> int:
     rows = db.execute(UPSERT + " RETURNING count", (text, count, now, now)).fetchall()
     return rows[0][0]
-
-
-def _checked_text(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-    text = normalise(value)
-    if not text:
-        raise ValueError(f"{name} is empty; give the text that was typed")
-    return _short(text, name)
-
-
-def _short(text: str, where: str) -> str:
-    if len(text) > MAX_LENGTH:
-        raise ValueError(
-            f"{where} is {len(text):,} characters long; a query may have at most "
-            f"{MAX_LENGTH:,}: shorten or drop it"
-        )
-    return text
-
-
-def _checked_count(value: object, where: str) -> int:
-    """A positive int up to `MAX_COUNT`; digit strings (CSV cells) are read as ints."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        raise ValueError(f"{where} must be a positive int up to {MAX_COUNT:,}, got {value!r}")
-    return value
-
-
-# ---- reading files of queries -------------------------------------------------------------
-
-Row = tuple[int, object, object]  # (line number, text, count)
-
-
-def _read_queries(path: Path, data: bytes, column: str | None = None) -> tuple[dict[str, int], int]:
-    """({normalised query: count to add}, rows holding a query) for the bytes ``data`` of the
-    file ``path`` (its suffix picks the format; see `QueryStore.ingest`)."""
-    text = decode(path, data)
-    if path.suffix.lower() in TABLES:
-        rows = _table_rows(path, text, column or "text")
-    else:
-        rows = ((n, line, 1) for n, line in lines(text))
-    counts: dict[str, int] = {}
-    read = 0
-    for number, raw, count in rows:
-        where = f"{path} line {number}"
-        if raw is not None and not isinstance(raw, str):
-            raise ValueError(f"{where} holds a {type(raw).__name__}, not text; quote the text")
-        query = normalise(raw or "")
-        if query:
-            _short(query, where)
-            counts[query] = counts.get(query, 0) + _checked_count(count, f"{where}: count")
-            read += 1
-    return counts, read
-
-
-def _table_rows(path: Path, text: str, column: str) -> Iterator[Row]:
-    """(line, text, count) of each row: a CSV/TSV row, or a JSON line holding ``column`` (the
-    others are skipped). A ``count`` column or field gives the count, else 1."""
-    table = parse_table(path, text)
-    if table.columns or not table.jsonl:  # an empty JSON-lines file has nothing to check
-        table.require(column)
-    for row in table.rows:
-        if not table.jsonl:
-            count = row.get("count") if "count" in table.columns else 1
-        elif column in row.record:
-            count = row.record.get("count", 1)
-        else:
-            continue  # a JSON line without the field
-        yield row.line, row.get(column), count

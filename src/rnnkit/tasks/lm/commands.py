@@ -69,16 +69,29 @@ def _complete(args: argparse.Namespace) -> int:
 
 def _ingest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("db", metavar="DB", help="the store: a path or sqlite:///path")
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files of queries")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="files of queries")
     p.add_argument("--column", help="the CSV/TSV column or JSONL field (default: text)")
+    p.add_argument(
+        "--admit-feedback",
+        action="store_true",
+        help="count the feedback rnnkit serve --feedback recorded as queries (training "
+        "reads none before)",
+    )
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from rnnkit.data.store import QueryStore
 
+    if not args.sources and not args.admit_feedback:
+        raise ValueError("give files of queries to ingest, or --admit-feedback, or both")
     store = QueryStore(args.db)
     for source in args.sources:
         print(store.ingest(source, column=args.column).summary(), flush=True)
+    if args.admit_feedback:
+        rows, distinct = store.admit_feedback()
+        print(f"feedback: {rows:,} rows admitted, {distinct:,} distinct completions counted")
+    elif pending := store.pending_feedback():
+        print(f"feedback: {pending:,} rows wait for admission (--admit-feedback)")
     print(f"{store.path}: {len(store):,} distinct queries, total count {store.total():,}")
     return 0
 
@@ -115,7 +128,8 @@ COMMANDS = (
         "missing), which rnnkit train lm --data sqlite:///DB learns from. SOURCE: a text file "
         "(one query per line), .csv/.tsv (column 'text') or .jsonl (field 'text'); an optional "
         "'count' column adds that many. Each SOURCE goes in whole or not at all; a file whose "
-        "bytes were ingested before is skipped, so rerunning after an error is safe.",
+        "bytes were ingested before is skipped, so rerunning after an error is safe. "
+        "Feedback from rnnkit serve --feedback waits apart until --admit-feedback counts it.",
     ),
     Command(
         "export",
