@@ -1,14 +1,13 @@
-"""The HTTP service: suggestions, feedback into the store, clear 4xx errors, micro-batching."""
+"""The HTTP service: suggestions, feedback into the store, clear 4xx errors, micro-batching.
+What a hostile client tries (limits, locks, Host headers) is in test_hostile."""
 
 import asyncio
 import contextlib
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from net import rnnkit_serve
 from rnnkit.cli import main
 from rnnkit.data.store import QueryStore
 from rnnkit.serve.app import create_app
@@ -33,7 +33,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(vegas_run, store):
-    return create_app(vegas_run, store=store)
+    return create_app(vegas_run, store=store, feedback=True, feedback_rate=10**4)
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +69,18 @@ def test_bad_queries_get_a_422_that_says_why(client, params, message):
     assert message in str(response.json()["detail"])
 
 
-def test_feedback_is_recorded_in_the_store(client, store):
+def test_feedback_is_recorded_apart_until_admitted(client, store):
     picked = {"query": "eat in la", "completion": "eat in  las vegas "}
     first = client.post("/feedback", json=picked)
     second = client.post("/feedback", json=picked)
     assert first.status_code == second.status_code == 200
-    assert first.json() == {"recorded": "eat in las vegas", "count": 1}
-    assert second.json()["count"] == 2
-    with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT text, count FROM queries").fetchall()
-    assert ("eat in las vegas", 2) in rows
+    assert first.json() == {"recorded": "eat in las vegas", "admitted": False}
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        logged = db.execute("SELECT query, completion FROM feedback").fetchall()
+        counted = db.execute("SELECT text FROM queries").fetchall()
+    assert logged.count(("eat in la", "eat in las vegas")) == 2 and counted == []
+    assert QueryStore(store).admit_feedback()[0] >= 2
+    assert ("eat in las vegas", 2) in QueryStore(store).top()
 
 
 @pytest.mark.parametrize(
@@ -90,9 +92,12 @@ def test_feedback_is_recorded_in_the_store(client, store):
         b'{"query": "las", "completion": "' + b"x" * 1001 + b'"}',
         b'["las", "las vegas"]',
         b'{"query": "a", "completion": "\\ud800"}',
+        b'{"query": "a\\u0000", "completion": "a b"}',
+        b'{"query": "a", "completion": "\\u001b[2Ja b"}',
     ],
-    ids=["malformed", "missing", "empty", "too-long", "not-an-object", "lone-surrogate"],
-)
+    ids=["malformed", "missing", "empty", "too-long", "not-an-object", "lone-surrogate", "nul",
+         "escape"],
+)  # fmt: skip
 def test_bad_feedback_gets_a_422(client, body):
     response = client.post("/feedback", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
@@ -163,23 +168,13 @@ def test_no_request_gets_a_server_error(client, q, k, body):
 
 
 def test_rnnkit_serve_answers_over_http_and_stops_cleanly(vegas_run, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    rnnkit = Path(sys.executable).parent / "rnnkit"
-    command = [rnnkit, "serve", vegas_run, "--port", str(port), "--store", tmp_path / "q.db"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server, url = rnnkit_serve(vegas_run, "--feedback", "--store", tmp_path / "q.db")
     try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            assert server.poll() is None, server.communicate()
-            time.sleep(0.05)
         answer = httpx.get(url + "/complete", params={"q": QUERY}).json()
         assert answer["words"][0]["word"] == "vegas"
         # A second server on the same port is a one-line error, not a traceback.
+        rnnkit = Path(sys.executable).parent / "rnnkit"
+        command = [rnnkit, "serve", vegas_run, "--port", url.rsplit(":", 1)[1]]
         second = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert second.returncode == 2
         assert second.stderr.strip().startswith("rnnkit: error: cannot listen on")
@@ -197,6 +192,10 @@ def test_rnnkit_serve_answers_over_http_and_stops_cleanly(vegas_run, tmp_path):
     [
         (["serve", "no/such/run"], "no/such/run"),
         (["serve", "RUN", "--threads", "0"], "threads must be a positive int"),
+        (["serve", "RUN", "--port", "70000"], "--port must be an int from 0 to 65535, got 70000"),
+        (["serve", "RUN", "--port", "-1"], "--port must be an int from 0 to 65535, got -1"),
+        (["serve", "RUN", "--feedback-cap", "5"], "--feedback-cap limit feedback: add --feedback"),
+        (["serve", "RUN", "--feedback", "--feedback-rate", "0"], "--feedback-rate must be a"),
     ],
 )
 def test_serve_bad_use_is_one_line(vegas_run, capsys, argv, message):

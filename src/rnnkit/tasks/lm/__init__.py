@@ -23,8 +23,16 @@ from rnnkit.train.distributed import Context
 
 SERVE_OPTIONS = (
     Option("--int8", "int8", "lm: int8 dynamic quantization (faster)", type=None),
-    Option("--store", "store", "lm: SQLite file for feedback (default: the run's sqlite "
+    Option("--feedback", "feedback", "lm: take POST /feedback (kept apart from the queries "
+           "trained on until rnnkit ingest DB --admit-feedback)", type=None),
+    Option("--store", "store", "lm: SQLite file for --feedback (default: the run's sqlite "
            "source, else RUN/queries.db)", metavar="DB"),
+    Option("--feedback-rate", "feedback_rate", "lm: feedback writes a minute (default: 60)",
+           type=int, metavar="N"),
+    Option("--feedback-cap", "feedback_cap", "lm: feedback rows a server run may add "
+           "(default: 1000)", type=int, metavar="ROWS"),
+    Option("--feedback-bytes", "feedback_bytes", "lm: feedback bytes a server run may add "
+           "(default: 1 MiB)", type=int, metavar="BYTES"),
     Option("--cache-size", "cache_size", "lm: prefixes kept (default: 4096)", type=int),
     Option("--max-batch", "max_batch", "lm: requests per forward pass (default: 32)", type=int),
 )  # fmt: skip

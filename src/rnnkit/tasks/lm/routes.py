@@ -2,35 +2,48 @@
 
     GET  /complete?q=TEXT&k=5&phrases=3&search=greedy&beam=5  suggestions for the text typed
          so far (`Completer`; ``rnnkit complete RUN TEXT --json`` prints the same, less "ms")
-    POST /feedback {"query", "completion"} records the completion a user accepted in the store
+    POST /feedback {"query", "completion"} logs the completion a user accepted; only when
+         served with ``feedback=True`` (``rnnkit serve RUN --feedback``), else a 403 that says so
 
-Bad requests (an empty query, one over the length limit, k out of range, an unknown search)
-get a 422 with ``{"detail": message}``. Concurrent /complete requests are micro-batched
-through one forward pass (`rnnkit.serve.batching.MicroBatcher`). Feedback goes to a
-`QueryStore`, by default the SQLite store the run was trained from, else ``queries.db`` in
-the run directory, so the next ``rnnkit train lm --data sqlite:///...`` learns from what
-users picked.
+Bad requests (an empty query, one over the length limit, k out of range, an unknown search, a
+control character in feedback) get a 422 with ``{"detail": message}``. Concurrent /complete
+requests are micro-batched through one forward pass (`rnnkit.serve.batching.MicroBatcher`).
+
+Feedback is whatever anyone who reaches the server sends, so it is held in: at most
+``feedback_rate`` a minute and ``feedback_cap`` rows (``feedback_bytes`` bytes) a server run
+(over either: 429, with ``Retry-After`` when waiting helps); it goes to the ``feedback`` table
+of a `QueryStore` (by default the SQLite store the run was trained from, else ``queries.db``
+in the run directory), which training does not read until ``rnnkit ingest DB
+--admit-feedback`` counts it. The writes run on a thread of their own (`rnnkit.serve.limits`);
+a store locked by another writer answers 503 with ``Retry-After`` within `STORE_BUSY_S`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from rnnkit.data.registry import parse_source
-from rnnkit.data.store import QueryStore, sqlite_path
+from rnnkit.data.store import QueryStore, StoreBusy, checked_text, sqlite_path
 from rnnkit.serve.batching import MicroBatcher
+from rnnkit.serve.limits import Budget, OverBudget, Writer, WriterBusy
 from rnnkit.tasks.base import Section
 from rnnkit.tasks.lm.engine import Completer, Request
 from rnnkit.tasks.lm.use import LoadedLM
 
 STATIC = Path(__file__).parent / "static"
 MAX_FEEDBACK_CHARS = 1000
+FEEDBACK_RATE = 60  # feedback writes a minute, for the whole server
+FEEDBACK_CAP = 1000  # feedback rows one server run may add
+FEEDBACK_BYTES = 1 << 20  # and bytes (UTF-8, query and completion)
+STORE_BUSY_S = 0.25  # how long a feedback write waits for another writer's lock
+FEEDBACK_OFF = "feedback is off on this server; start it with rnnkit serve RUN --feedback"
 
 
 class Feedback(BaseModel):
@@ -38,6 +51,12 @@ class Feedback(BaseModel):
     completion: str = Field(
         min_length=1, max_length=MAX_FEEDBACK_CHARS, description="the whole text accepted"
     )
+
+    @field_validator("query", "completion")
+    @classmethod
+    def typed_text(cls, value: str, info: Any) -> str:
+        """Normalised; not empty, no control character (the store's own rules)."""
+        return checked_text(value, info.field_name)
 
 
 class Word(BaseModel):
@@ -85,12 +104,38 @@ def autocomplete(
     int8: bool = False,
     cache_size: int | None = None,
     max_batch: int | None = None,
+    feedback: bool = False,
+    feedback_rate: int | None = None,
+    feedback_cap: int | None = None,
+    feedback_bytes: int | None = None,
 ) -> Section:
-    """The autocomplete routes and page section of the word-level model ``lm``."""
+    """The autocomplete routes and page section of the word-level model ``lm``. POST
+    /feedback records only with ``feedback=True``, into ``store`` (see `default_store`), at
+    most ``feedback_rate`` a minute (default `FEEDBACK_RATE`) and ``feedback_cap`` rows of
+    ``feedback_bytes`` bytes in all (`FEEDBACK_CAP`, `FEEDBACK_BYTES`)."""
+    limits = {"--feedback-rate": feedback_rate, "--feedback-cap": feedback_cap,
+              "--feedback-bytes": feedback_bytes}  # fmt: skip
+    given = {flag: value for flag, value in limits.items() if value is not None}
+    if given and not feedback:
+        raise ValueError(f"{', '.join(given)} limit feedback: add --feedback to take any")
+    for flag, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{flag} must be a positive int, got {value!r}")
     completer = Completer(lm, int8=int8, cache_size=cache_size or 4096)
-    queries = QueryStore(Path(store) if store is not None else default_store(lm))
     batcher: MicroBatcher[Request, dict] = MicroBatcher(completer.complete_batch, max_batch or 32)
     router = APIRouter()
+    if feedback:
+        queries = QueryStore(store if store is not None else default_store(lm), STORE_BUSY_S)
+        budget = Budget(feedback_rate or FEEDBACK_RATE, feedback_cap or FEEDBACK_CAP,
+                        feedback_bytes or FEEDBACK_BYTES)  # fmt: skip
+        feedback_health, close_feedback = add_feedback(router, queries, budget)
+    else:
+
+        @router.post("/feedback", include_in_schema=False)
+        async def no_feedback() -> JSONResponse:  # the body is never read
+            return JSONResponse({"detail": FEEDBACK_OFF}, status_code=403)
+
+        feedback_health, close_feedback = (lambda: False), (lambda: None)
 
     # The answer is built as plain data and sent as is: the models document it in /docs.
     @router.get("/complete", response_model=Completions)
@@ -109,20 +154,16 @@ def autocomplete(
         result = await batcher.submit(request)
         return JSONResponse(result | {"ms": round((time.perf_counter() - start) * 1e3, 3)})
 
-    @router.post("/feedback")
-    def feedback(item: Feedback) -> dict:
-        try:
-            count = queries.record_feedback(item.query, item.completion)
-        except ValueError as e:
-            raise HTTPException(status_code=422, detail=str(e)) from None
-        return {"recorded": " ".join(item.completion.split()), "count": count}
-
     def health() -> dict[str, Any]:
         return {
             "vocab_size": lm.tokenizer.vocab_size,
-            "store": str(queries.path),
+            "feedback": feedback_health(),
             "batching": batcher.stats(),
         } | completer.stats()
+
+    def close() -> None:
+        batcher.close()
+        close_feedback()
 
     return Section(
         router,
@@ -130,5 +171,35 @@ def autocomplete(
         page=STATIC / "autocomplete.html",
         script=STATIC / "autocomplete.js",
         health=health,
-        close=batcher.close,
+        close=close,
     )
+
+
+def add_feedback(
+    router: APIRouter, queries: QueryStore, budget: Budget
+) -> tuple[Callable[[], dict[str, Any]], Callable[[], None]]:
+    """POST /feedback on ``router``, into ``queries`` within ``budget``; returns what GET
+    /healthz shows of it, and what stops its writer."""
+    writer = Writer()
+
+    @router.post("/feedback")
+    async def feedback(item: Feedback) -> dict:
+        size = len(item.query.encode()) + len(item.completion.encode())
+        try:
+            budget.take(size)
+        except OverBudget as e:
+            wait = {} if e.retry_after is None else {"Retry-After": str(e.retry_after)}
+            raise HTTPException(status_code=429, detail=str(e), headers=wait) from None
+        try:  # on the writer's thread: a locked store never holds up the event loop
+            await writer.run(queries.record_feedback, item.query, item.completion)
+        except (StoreBusy, WriterBusy):
+            budget.give_back(size)
+            detail = "the query store is busy; try again in a second"
+            busy = HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
+            raise busy from None
+        return {"recorded": item.completion, "admitted": False}
+
+    def health() -> dict[str, Any]:
+        return {"store": str(queries.path), "waiting": writer.pending} | budget.stats()
+
+    return health, writer.close

@@ -1,6 +1,8 @@
 // The autocomplete page: a combobox over GET complete, POST feedback and GET healthz.
 // Vanilla JS, no build step. Only the latest request's answer is ever shown: each keystroke
-// aborts the request in flight, and an answer that arrives for an older query is dropped.
+// aborts the request in flight, and an answer that arrives for an older query is dropped
+// (and counted in the list's data-dropped, which the end-to-end test waits on). Feedback is
+// sent only when GET healthz says the server takes it (rnnkit serve --feedback).
 "use strict";
 
 (() => {
@@ -18,6 +20,8 @@
   let latest = 0; // the number of the latest request; answers to older ones are dropped
   let options = []; // the <li role="option"> shown, words first, then phrases
   let active = -1; // the index of the highlighted option, -1 for none
+  let feedbackOn = false; // whether the server records accepted suggestions
+  let dropped = 0; // answers that came for an older query and were not shown
 
   // --- talking to the server ---------------------------------------------------------------
 
@@ -65,7 +69,11 @@
     try {
       const response = await fetch(`complete?${params}`, { signal: controller.signal });
       const body = await readJson(response);
-      if (mine !== latest) return;
+      if (mine !== latest) {
+        dropped += 1;
+        list.dataset.dropped = String(dropped);
+        return;
+      }
       if (!response.ok) throw new Error(problem(response, body));
       showError("");
       render(query, body);
@@ -78,6 +86,7 @@
   }
 
   async function sendFeedback(query, completion) {
+    if (!feedbackOn) return;
     try {
       const response = await fetch("feedback", {
         method: "POST",
@@ -95,6 +104,7 @@
       const response = await fetch("healthz");
       const health = (await readJson(response)) || {};
       if (!response.ok) throw new Error(problem(response, health));
+      feedbackOn = Boolean(health.feedback);
       const parts = [];
       if (health.run) parts.push(`Model ${health.run}`);
       if (health.model) parts.push(health.model);
