@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from rnnkit.serve.app import create_app
+from rnnkit.serve.app import allowed_hosts, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -77,9 +77,10 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(vegas_run, tmp_path_factory):
-    """The base URL of `create_app(vegas_run)` served by uvicorn, and its store."""
+    """The base URL of `create_app(vegas_run)` served by uvicorn, and its store, as
+    ``rnnkit serve RUN --feedback`` serves it."""
     store = tmp_path_factory.mktemp("store") / "queries.db"
-    app = create_app(vegas_run, store=store)
+    app = create_app(vegas_run, store=store, feedback=True, hosts=allowed_hosts("127.0.0.1"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # the port is held from here on: no race for a free one
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
@@ -167,12 +168,13 @@ def selected(driver) -> list[int]:
 
 
 def stored_count(store: Path, text: str) -> int:
-    """The count of ``text`` in the store's ``queries`` table, read with sqlite3 directly."""
+    """How often ``text`` was accepted: its rows in the store's ``feedback`` table (waiting
+    for admission), read with sqlite3 directly."""
     if not store.exists():
         return 0
     with closing(sqlite3.connect(store)) as db:
-        row = db.execute("SELECT count FROM queries WHERE text = ?", (text,)).fetchone()
-    return row[0] if row else 0
+        sql = "SELECT COUNT(*) FROM feedback WHERE completion = ?"
+        return db.execute(sql, (text,)).fetchone()[0]
 
 
 def test_accepting_a_suggestion_fills_the_box_and_records_it(page, server):
@@ -251,8 +253,8 @@ def test_an_answer_to_an_older_query_is_dropped(page):
     wait(page, lambda d: d.execute_script("return window.lateAsked"))
     set_text(page, "the best food")
     wait_for_list(page, "the best food")
-    wait(page, lambda d: d.execute_script("return window.lateArrived"))
-    time.sleep(0.1)  # time for the page to read the late answer, and drop it
+    # The page counts the answers it dropped: wait for it to have read the late one.
+    wait(page, lambda d: listbox(d).get_attribute("data-dropped") == "1", "not dropped")
     assert listbox(page).get_attribute("data-query") == "the best food"
 
 
