@@ -3,7 +3,6 @@ and a pair of processes killed mid-run (launcher and workers) resumes to the sam
 bit for bit, as a pair left alone."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,28 @@ from safetensors.torch import load_file
 from test_resume import SCRIPT, kill_mid_run, run_script, step_records
 from test_rundir import hold_lock
 
+from net import PortTaken, free_port, on_free_port, taken
 from rnnkit.train.checkpoint import latest_checkpoint
 
 ARGS = ("--dropout", "0", "--epochs", "2")
 
 
-def torchrun():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def torchrun(port=None):
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-            "--master_addr=127.0.0.1", f"--master_port={port}"]  # fmt: skip
+            "--master_addr=127.0.0.1", f"--master_port={port or free_port()}"]  # fmt: skip
+
+
+def run_torchrun(run_dir, *args):
+    """`run_script` under torchrun, on another port if its own was taken before it bound."""
+
+    def start(port):
+        process = run_script(run_dir, *args, launcher=torchrun(port), wait=False)
+        _, err = process.communicate(timeout=120)
+        if process.returncode != 0 and taken(err):
+            raise PortTaken(port)
+        assert process.returncode == 0, err
+
+    on_free_port(start)
 
 
 def weights(run_dir):
@@ -33,7 +43,7 @@ def weights(run_dir):
 
 def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
     run_script(tmp_path / "one", *ARGS)
-    run_script(tmp_path / "two", *ARGS, launcher=torchrun())
+    run_torchrun(tmp_path / "two", *ARGS)
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for name, value in one.items():
         torch.testing.assert_close(two[name], value, rtol=0, atol=1e-10, msg=name)
@@ -71,7 +81,7 @@ def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
     """With dropout, so each rank must continue its own random stream after the resume."""
     alone, killed, pids = tmp_path / "alone", tmp_path / "killed", tmp_path / "pids"
     args = ("--dropout", "0.3", "--epochs", "2")
-    run_script(alone, *args, launcher=torchrun())
+    run_torchrun(alone, *args)
     # 10 steps (2 epochs of 5); held before the 10th, killed after the 8th is logged.
     command = [*torchrun(), str(SCRIPT), str(killed), *args, "--delay", "0.1", "--hold-at", "9"]
     command += ["--pid-dir", str(pids)]
@@ -80,7 +90,7 @@ def test_two_processes_killed_and_resumed_equal_two_left_alone(tmp_path):
     stopped_at = latest_checkpoint(killed / "checkpoint")
     time.sleep(1.0)  # workers still alive would write the next checkpoint meanwhile
     assert latest_checkpoint(killed / "checkpoint") == stopped_at
-    run_script(killed, *args, "--resume", launcher=torchrun())
+    run_torchrun(killed, *args, "--resume")
     expected, got = weights(alone), weights(killed)
     assert all(torch.equal(expected[name], got[name]) for name in expected)
     assert step_records(killed) == step_records(alone)

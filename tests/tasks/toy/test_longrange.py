@@ -1,13 +1,13 @@
 """The long-range tasks train end to end through the runner, in one process or under torchrun."""
 
 import json
-import socket
 import subprocess
 import sys
 
 import torch
 from safetensors.torch import load_file
 
+from net import PortTaken, on_free_port, taken
 from rnnkit.tasks import runner
 
 SMALL = ["data.length=20", "data.train_samples=2048", "data.val_samples=256"]
@@ -30,21 +30,22 @@ def test_copy_task_trains_and_logs(tmp_path):
     assert result.history[-1]["val_loss"] < result.history[0]["train_loss"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_torchrun_two_processes_match_one(tmp_path):
     args = ["train", "adding", *SMALL, "model.hidden_size=8", "train.epochs=1", "--quiet"]
     args += ["train.device=cpu", "train.batch_size=32"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
-    torchrun += ["--master_addr=127.0.0.1", f"--master_port={free_port()}"]
-    for command, name in (([sys.executable], "one"), (torchrun, "two")):
-        command = [*command, "-m", "rnnkit", *args, "--out", str(tmp_path / name)]
+    torchrun += ["--master_addr=127.0.0.1", "--master_port={port}"]
+
+    def train(port, launcher, name):
+        launcher = [part.format(port=port) for part in launcher]
+        command = [*launcher, "-m", "rnnkit", *args, "--out", str(tmp_path / name)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 and taken(done.stderr):
+            raise PortTaken(port)  # another process took the port first: try another
         assert done.returncode == 0, done.stderr
+
+    train(None, [sys.executable], "one")
+    on_free_port(lambda port: train(port, torchrun, "two"))
     one = load_file(tmp_path / "one" / "model.safetensors")
     two = load_file(tmp_path / "two" / "model.safetensors")
     for name, value in one.items():
