@@ -6,8 +6,13 @@ Starts ``rnnkit serve RUN`` on a free localhost port (or uses ``--url``), then r
 takes over ``--timeout`` seconds counts as failed). Prints requests per second, latency p50 and
 p99 as the clients saw it, failures, and the server's own batching figures from /healthz.
 
+``--flood``: the clients POST /feedback as fast as they can instead (a hostile client steering
+the next training); the server runs with ``--feedback`` and ``--serve-options``. Prints the
+answers by status and the feedback rows the server added (its /healthz).
+
 usage: python bench/load_test.py RUN [--clients 32] [--seconds 10] [--int8]
        python bench/load_test.py --url http://127.0.0.1:8000
+       python bench/load_test.py RUN --flood --clients 8 --serve-options "--store q.db"
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.parse
+from collections import Counter
 
 import httpx
 
@@ -47,10 +54,16 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def get(self, path: str) -> tuple[int, bytes]:
+    async def get(self, path: str, post: bytes | None = None) -> tuple[int, bytes]:
+        """GET ``path``, or POST the JSON ``post`` to it: (status, body)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        if post is None:
+            head = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n"
+        else:
+            head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: "
+                    f"application/json\r\nContent-Length: {len(post)}\r\n\r\n")  # fmt: skip
+        self.writer.write(head.encode() + (post or b""))
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
@@ -90,6 +103,34 @@ async def client(url: str, start: int, deadline: float, timeout: float, latencie
     connection.close()
 
 
+async def flooder(url: str, start: int, deadline: float, timeout: float, statuses: Counter):
+    """POSTs /feedback as fast as the server answers, each a new text, counting the statuses."""
+    parts = urllib.parse.urlsplit(url)
+    connection = Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+    i = start
+    while time.perf_counter() < deadline:
+        i += 1000
+        body = json.dumps({"query": "las", "completion": f"las vegas steer {i}"}).encode()
+        try:
+            status, _ = await asyncio.wait_for(connection.get("/feedback", body), timeout)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            connection.close()
+            status = 0  # no answer
+        statuses[status] += 1
+    connection.close()
+
+
+async def flood(url: str, clients: int, seconds: float, timeout: float) -> dict:
+    statuses: Counter[int] = Counter()
+    before = httpx.get(url + "/healthz").json()["feedback"]
+    began = time.perf_counter()
+    deadline = began + seconds
+    await asyncio.gather(*(flooder(url, c, deadline, timeout, statuses) for c in range(clients)))
+    after = httpx.get(url + "/healthz").json()["feedback"]
+    return {"statuses": statuses, "elapsed": time.perf_counter() - began,
+            "added": after["rows"] - before["rows"], "feedback": after}  # fmt: skip
+
+
 async def load(url: str, clients: int, seconds: float, timeout: float) -> dict:
     latencies: list[float] = []
     failures: list[str] = []
@@ -121,10 +162,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(run: str, int8: bool, threads: int):
+def server(run: str, int8: bool, threads: int, options: list[str]):
     port = free_port()
     rnnkit = os.path.join(os.path.dirname(sys.executable), "rnnkit")
-    command = [rnnkit, "serve", run, "--port", str(port), "--threads", str(threads)]
+    command = [rnnkit, "serve", run, "--port", str(port), "--threads", str(threads), *options]
     process = subprocess.Popen([*command, *(["--int8"] if int8 else [])])
     url = f"http://127.0.0.1:{port}"
     try:
@@ -150,11 +191,17 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=5.0, help="per request, seconds")
     parser.add_argument("--int8", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
+    parser.add_argument("--flood", action="store_true", help="POST /feedback instead")
+    parser.add_argument("--serve-options", default="", help='more for rnnkit serve: "--store q.db"')
     args = parser.parse_args()
     if (args.run is None) == (args.url is None):
         parser.error("give a RUN to serve or the --url of a running server")
+    options = [*(["--feedback"] if args.flood else []), *shlex.split(args.serve_options)]
     with contextlib.ExitStack() as stack:
-        url = args.url or stack.enter_context(server(args.run, args.int8, args.threads))
+        url = args.url or stack.enter_context(server(args.run, args.int8, args.threads, options))
+        if args.flood:
+            report_flood(args, url, asyncio.run(flood(url, args.clients, args.seconds, 5.0)))
+            return
         result = asyncio.run(load(url, args.clients, args.seconds, args.timeout))
     ms, failed = result["latencies"], len(result["failures"])
     health = result["health"]
@@ -169,6 +216,16 @@ def main() -> None:
           f"{result['largest_batch']}; cache hit rate {hit_rate:.0%}")  # fmt: skip
     if failed:
         sys.exit(1)
+
+
+def report_flood(args: argparse.Namespace, url: str, result: dict) -> None:
+    statuses, feedback = result["statuses"], result["feedback"]
+    shown = ", ".join(f"{n:,} x {status or 'no answer'}" for status, n in sorted(statuses.items()))
+    print(f"{args.clients} clients flooding POST /feedback for {result['elapsed']:.1f} s "
+          f"against {url}: {statuses.total():,} requests ({shown})")  # fmt: skip
+    print(f"feedback rows added: {result['added']:,} (limits: {feedback['per_minute']:,} a "
+          f"minute, {feedback['max_rows']:,} rows and {feedback['max_bytes']:,} bytes a run); "
+          f"store {feedback['store']}")  # fmt: skip
 
 
 if __name__ == "__main__":
