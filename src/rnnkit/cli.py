@@ -140,7 +140,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if option not in task.serve_options:
             raise ValueError(f"{option.flag} applies to {_owners(option)} only, not {task.name}")
         options[option.key] = value
-    serve(args.run, host=args.host, port=args.port, threads=args.threads, **options)
+    serve(args.run, host=args.host, port=args.port, threads=args.threads,
+          more_hosts=args.allow_host, **options)  # fmt: skip
     return 0
 
 
@@ -239,6 +240,9 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     srv.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     srv.add_argument("--port", type=int, default=8000, help="default: %(default)s")
     srv.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    srv.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                     help="a Host name to answer besides --host and the loopback names "
+                     "(repeatable); requests naming another host get 400")  # fmt: skip
     for option in _options("serve_options"):
         option.add_to(srv)
     srv.set_defaults(handler=cmd_serve)
