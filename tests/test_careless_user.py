@@ -46,7 +46,7 @@ def forecast_run(tmp_path_factory):
 def test_generate_refuses_a_temperature_that_is_not_a_number_at_least_0(vegas_run, capsys,
                                                                          temperature):  # fmt: skip
     fails(capsys, "generate", str(vegas_run), "--temperature", temperature,
-          message="temperature must be a number >= 0")  # fmt: skip
+          message="temperature must be >= 0 (0 is greedy)")  # fmt: skip
 
 
 def test_weights_that_hold_nan_are_refused_by_every_use(vegas_run, tmp_path, capsys):

@@ -148,7 +148,7 @@ def sample(
     generator: a ``torch.Generator`` on the model's device, for reproducible draws.
     """
     if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0 (0 is greedy), got {temperature!r}")
+        raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature!r}")
     if top_k is not None:
         check_positive_int("top_k", top_k)
     if top_p is not None and not 0.0 < top_p <= 1.0:
