@@ -172,7 +172,8 @@ def _add_gradcheck(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    tasks = "\n".join(f"  {t.name:<10} {t.summary}" for t in REGISTRY.values())
+    width = max(len(name) for name in REGISTRY) + 2
+    tasks = "\n".join(f"  {t.name:<{width}}{t.summary}" for t in REGISTRY.values())
     train = commands.add_parser(
         "train",
         help="train a task into a run directory",

@@ -4,6 +4,7 @@ loading, prediction, a command and an HTTP route from the registry."""
 
 import argparse
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,8 @@ def sequences(n: int, seed: int) -> dict[str, torch.Tensor]:
 
 
 class Reverse(Task):
-    name = "reverse"
-    summary = "reverse a sequence of symbols"
+    name = "flip"
+    summary = "flip a sequence of symbols end to end"
     config_class = ReverseConfig
 
     def model(self, config: ReverseConfig, artefacts: dict) -> SequenceTagger:
@@ -76,12 +77,12 @@ class Reverse(Task):
             print(json.dumps(self.predict(runner.load_run(args.run), [args.symbols])[0]))
             return 0
 
-        return [Command("reverse", "reverse symbols with a reverse run", arguments, run)]
+        return [Command("flip", "flip symbols with a flip run", arguments, run)]
 
     def serve(self, loaded, **options: Any) -> Section:
         router = APIRouter()
-        router.get("/reverse")(lambda s: {"reversed": self.predict(loaded, [json.loads(s)])[0]})
-        return Section(router, title="reverse")
+        router.get("/flip")(lambda s: {"reversed": self.predict(loaded, [json.loads(s)])[0]})
+        return Section(router, title="flip")
 
 
 # ---- what the registry gives it --------------------------------------------------------------
@@ -96,25 +97,25 @@ def reverse():
 
 def test_a_small_task_gets_train_predict_cli_and_a_route(reverse, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "reverse", "--out", str(out), "--quiet"]) == 0
-    assert "trained reverse" in capsys.readouterr().out
+    assert main(["train", "flip", "--out", str(out), "--quiet"]) == 0
+    assert "trained flip" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["exact"] > 0.9  # chance: 6 ** -5
 
     loaded = runner.load_run(out)  # through the registry, from the run's own files
     assert reverse.predict(loaded, [[1, 2, 3, 4, 5]]) == [[5, 4, 3, 2, 1]]
-    assert main(["reverse", str(out), "0", "1", "2", "3", "4"]) == 0
+    assert main(["flip", str(out), "0", "1", "2", "3", "4"]) == 0
     assert json.loads(capsys.readouterr().out) == [4, 3, 2, 1, 0]
     with TestClient(create_app(out)) as client:
-        assert client.get("/reverse", params={"s": "[5, 0, 5, 1, 2]"}).json() == {
+        assert client.get("/flip", params={"s": "[5, 0, 5, 1, 2]"}).json() == {
             "reversed": [2, 1, 5, 0, 5]
         }
         health = client.get("/healthz").json()
-        assert health["task"] == "reverse" and health["model"] == "1x32 gru"
+        assert health["task"] == "flip" and health["model"] == "1x32 gru"
         assert client.get("/").status_code == 200
 
 
 def test_help_lists_the_registered_tasks(reverse, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert "reverse    reverse a sequence of symbols" in capsys.readouterr().out
+    assert re.search(r"\n  flip +flip a sequence of symbols end to end\n", capsys.readouterr().out)

@@ -1,7 +1,8 @@
 """Small tasks made from data rnnkit generates itself: the long-memory benchmarks
-``adding`` and ``copy`` (`rnnkit.tasks.toy.longrange`, trainable with ``rnnkit train``) and
-the one-task-per-topology tour of ``rnnkit tour`` (`rnnkit.tasks.toy.tour`)."""
+``adding`` and ``copy`` (`rnnkit.tasks.toy.longrange`) and the six toys of ``rnnkit tour``,
+one per topology (`rnnkit.tasks.toy.tour`); all trainable with ``rnnkit train``."""
 
 from rnnkit.tasks.toy.longrange import ADDING, COPY
+from rnnkit.tasks.toy.tour import TOURS
 
-__all__ = ["ADDING", "COPY"]
+__all__ = ["ADDING", "COPY", "TOURS"]
