@@ -112,3 +112,27 @@ def test_a_hand_edited_config_does_not_change_a_resumed_run_silently(tmp_path, c
     fails(capsys, "train", "adding", "--out", str(out), "--resume",
           message="train.lr: 0.005 -> 0.5")  # fmt: skip
     assert (out / "model.safetensors").read_bytes() == weights
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits") / "run"
+    overrides = ["train.epochs=1", "model.hidden_size=8", "model.num_layers=1"]
+    runner.train("classify", out, overrides=overrides, quiet=True)
+    return out
+
+
+def test_classify_names_a_binary_file_and_refuses_a_negative_top(digits_run, tmp_path, capsys):
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    fails(capsys, "classify", str(digits_run), "--file", str(binary),
+          message=f"{binary} is not a UTF-8 text file")  # fmt: skip
+    fails(capsys, "classify", str(digits_run), "--text", "x", "--top", "-1",
+          message="--top must be a positive int, got -1")  # fmt: skip
+
+
+def test_ingest_names_an_unterminated_quote(tmp_path, capsys):
+    table = tmp_path / "queries.csv"
+    table.write_text('text,count\nlas vegas,3\n"cheap flights,2\nrome,1\n')
+    fails(capsys, "ingest", str(tmp_path / "q.db"), str(table),
+          message=f"{table} line 3")  # fmt: skip

@@ -21,7 +21,7 @@ def _classify_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _read_items(args: argparse.Namespace, clf) -> list:
-    from rnnkit.tasks.classify.use import read_numbers
+    from rnnkit.tasks.classify.use import read_lines, read_numbers
 
     if (args.text is None) == (args.file is None):
         raise ValueError('give --text "..." (repeatable) or --file PATH')
@@ -29,11 +29,7 @@ def _read_items(args: argparse.Namespace, clf) -> list:
         return args.text
     if clf.tokenizer is None:
         return read_numbers(args.file, clf.input_size)
-    try:  # one text per line
-        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ValueError(f"{args.file} is not UTF-8 text: give one text per line") from None
-    return [line for line in lines if line.strip()]
+    return [line for line in read_lines(args.file) if line.strip()]  # one text per line
 
 
 def _classify(args: argparse.Namespace) -> int:

@@ -98,12 +98,22 @@ def classify(clf: LoadedClassifier, items: list[Any], top: int | None = None) ->
     return out
 
 
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file; a binary file or another encoding is one clear error."""
+    data = Path(path).read_bytes()
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, data.index(b"\0"), len(data), "NUL byte")
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a UTF-8 text file: give one input per line") from None
+
+
 def read_numbers(path: str | Path, input_size: int) -> list[Tensor]:
     """Sequences to classify from a text file: one per line, numbers separated by commas,
     tabs or spaces, ``input_size`` per step."""
     sequences = []
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         try:
