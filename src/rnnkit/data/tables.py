@@ -67,7 +67,8 @@ def check_file(path: str | Path, suffixes: Iterable[str] | None = None, give: st
         raise NoSuchFile(f"no such file: {path}; " + (f"give {give}" if give else "check the path"))
     if not path.is_file():
         kind = f"a {'/'.join(wanted)} file" if wanted else "a file"
-        raise ValueError(f"{path} is a folder; give {give or kind}")
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise ValueError(f"{path} is {what}; give {give or kind}")
     if wanted is not None and path.suffix.lower() not in wanted:
         raise ValueError(f"{path} must be a {'/'.join(wanted)} file (by its name's ending)")
     return path
