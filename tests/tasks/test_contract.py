@@ -119,3 +119,28 @@ def test_help_lists_the_registered_tasks(reverse, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert re.search(r"\n  flip +flip a sequence of symbols end to end\n", capsys.readouterr().out)
+
+
+@pytest.fixture(params=["lm", "classify", "forecast", "adding", "xor"])
+def trained(request, vegas_run, tmp_path):
+    if request.param == "lm":
+        return vegas_run
+    tiny = {
+        "classify": ["train.epochs=1", "model.hidden_size=8", "model.num_layers=1"],
+        "forecast": ["data.source=sunspots", "backtest.folds=2", 'backtest.baselines=["naive"]',
+                     "train.max_steps=2", "model.hidden_size=8"],
+        "adding": ["data.length=8", "data.train_samples=64", "data.val_samples=32",
+                   "train.epochs=1"],
+        "xor": ["train.max_steps=2"],
+    }[request.param]  # fmt: skip
+    out, _ = runner.train(request.param, tmp_path / "run", overrides=tiny, quiet=True)
+    return out
+
+
+def test_every_task_rebuilds_its_model_from_config_and_artefacts(trained):
+    """`Task.model(config, artefacts)` gives the architecture `load_run` loaded, for every
+    built-in task: the weights of a run fit it, name for name and shape for shape."""
+    loaded = runner.load_run(trained)
+    rebuilt = loaded.task.model(loaded.config, loaded.artefacts)
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(rebuilt) == shapes(loaded.model) and not loaded.model.training

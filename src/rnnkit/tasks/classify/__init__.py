@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from rnnkit.data.tokenizers import tokenizer_from_dict
 from rnnkit.tasks.base import Built, Command, Section, Task, register
 from rnnkit.tasks.classify import task
 from rnnkit.tasks.classify.task import CLASSES_FILE, VOCAB_FILE, ClassifyConfig
@@ -25,6 +28,12 @@ class ClassifyTask(Task):
 
     def build(self, config: ClassifyConfig, context: Context) -> Built:
         return task.build(config, context)
+
+    def model(self, config: ClassifyConfig, artefacts: dict[str, Any]) -> nn.Module:
+        saved = artefacts[CLASSES_FILE]
+        vocab = artefacts.get(VOCAB_FILE)
+        size = tokenizer_from_dict(vocab).vocab_size if vocab is not None else None
+        return task.build_model(config, len(saved["classes"]), size, saved["input_size"])
 
     def load(self, run_dir: str | Path) -> Any:
         from rnnkit.tasks.classify.use import load_classifier

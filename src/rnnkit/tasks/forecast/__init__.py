@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
 from rnnkit.tasks.forecast.task import (
     SERIES_FILE,
@@ -19,6 +21,7 @@ from rnnkit.tasks.forecast.task import (
     batches,
     build_model,
     check_backtest,
+    model_for,
     prepare,
     series_file,
 )
@@ -50,6 +53,9 @@ class ForecastTask(Task):
 
         files = {SERIES_FILE: series_file(config, prepared)}
         return Built(model, train, val, files=files, finish=finish)
+
+    def model(self, config: ForecastConfig, artefacts: dict[str, Any]) -> nn.Module:
+        return model_for(config, artefacts[SERIES_FILE])
 
     def load(self, run_dir: str | Path) -> Any:
         from rnnkit.tasks.forecast.use import load_forecaster

@@ -312,9 +312,14 @@ def batches(config: ForecastConfig, prepared: Prepared, context: Context):
     return train, val
 
 
+def model_for(config: ForecastConfig, saved: dict[str, Any]) -> nn.Module:
+    """The `Forecaster` of a run from its config and ``series.json``, untrained."""
+    C = calendar_width(saved["calendar"])
+    return build_model(config, len(saved["columns"]), C, int(saved["horizon"]))
+
+
 def load_model(config: ForecastConfig, saved: dict[str, Any], run_dir: Path) -> nn.Module:
     """The trained `Forecaster` of a run, in eval mode."""
-    C = calendar_width(saved["calendar"])
-    model = build_model(config, len(saved["columns"]), C, int(saved["horizon"]))
+    model = model_for(config, saved)
     load_run_weights(run_dir, model)
     return model.eval()
