@@ -129,6 +129,14 @@ def test_classify_names_a_binary_file_and_refuses_a_negative_top(digits_run, tmp
           message=f"{binary} is not a UTF-8 text file")  # fmt: skip
     fails(capsys, "classify", str(digits_run), "--text", "x", "--top", "-1",
           message="--top must be a positive int, got -1")  # fmt: skip
+    fails(
+        capsys,
+        "classify",
+        str(digits_run),
+        "--text",
+        "a text",
+        message="classifies numeric sequences, not texts: give each as rows of 8 numbers",
+    )
 
 
 def test_ingest_names_an_unterminated_quote(tmp_path, capsys):

@@ -52,6 +52,8 @@ def test_a_classifier_serves_classify_and_its_page(digits_run):
         bad = client.post("/classify", json={"inputs": [[[1.0, 2.0]]]})  # 2 numbers, not 8
         assert bad.status_code == 422 and "(T, 8)" in bad.json()["detail"]
         assert client.post("/classify", json={"inputs": []}).status_code == 422
+        text = client.post("/classify", json={"inputs": ["a text"]})  # a numeric run
+        assert text.status_code == 422 and "not texts" in text.json()["detail"]
         health = client.get("/healthz").json()
         assert health["task"] == "classify" and health["input_size"] == 8
         page = client.get("/").text

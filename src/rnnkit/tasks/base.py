@@ -28,11 +28,17 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import torch
 from torch import nn
 
+from rnnkit.config import from_dict
+from rnnkit.io import load_weights
+from rnnkit.train.rundir import RunDir, open_run_dir
 from rnnkit.train.trainer import evaluate_loss
+
+CONFIG_FORMAT = 2  # of config.json: 2 names its format; 1 kept data.bptt under train
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -122,6 +128,7 @@ class Task:
     summary: str  # one line, for ``rnnkit train --help``
     config_class: type
     artefacts: Sequence[str] = ()  # JSON files `build` writes and `load` reads back
+    optional_artefacts: Sequence[str] = ()  # those written for some runs only
     train_options: Sequence[Option] = ()
     serve_options: Sequence[Option] = ()
 
@@ -131,20 +138,33 @@ class Task:
     def model(self, config: Any, artefacts: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
 
-    def upgrade(self, saved: dict[str, Any]) -> dict[str, Any]:
-        """A run config as an earlier rnnkit saved it, in today's layout: settings that
-        moved are moved, so old runs still load and resume."""
+    def upgrade(self, saved: dict[str, Any], version: int) -> dict[str, Any]:
+        """A run config of an earlier ``config.json`` format, in today's layout: settings
+        that moved are moved, so old runs still load and resume. Tasks extend it."""
+        if version < 2:  # the chunk length of truncated BPTT was a trainer setting
+            saved = saved | {"train": {k: v for k, v in saved.get("train", {}).items()
+                                       if k != "bptt"}}  # fmt: skip
         return saved
 
     def load(self, run_dir: str | Path) -> Loaded:
-        """The run's config, artefacts and best weights; nothing of the training data."""
-        from rnnkit.tasks.runner import load_run_weights, read_run_json, saved_config
-
+        """The run's config, artefacts and best weights, ready for use (eval mode, CPU);
+        nothing of the training data. The model comes from `model`; `loaded` adds what a
+        task rebuilds from its artefacts."""
         path, config = saved_config(run_dir, self)
         artefacts = {name: read_run_json(path, name, dict) for name in self.artefacts}
-        model = self.model(config, artefacts)
+        for name in self.optional_artefacts:
+            if (path / name).exists():
+                artefacts[name] = read_run_json(path, name, dict)
+        try:
+            model = self.model(config, artefacts)
+        except ValueError as e:  # an artefact the model cannot be built from
+            raise ValueError(f"{path}: {e}") from None
         load_run_weights(path, model)
-        return Loaded(self, config, model.eval(), path, artefacts)
+        return self.loaded(Loaded(self, config, model.eval(), path, artefacts))
+
+    def loaded(self, run: Loaded) -> Loaded:
+        """``run`` with what the task rebuilds from its artefacts (a tokenizer, a scaler)."""
+        return run
 
     def predict(self, loaded: Loaded, inputs: Sequence[Any]) -> list[Any]:
         raise ValueError(f"{self.name} runs make no predictions of their own")
@@ -157,6 +177,53 @@ class Task:
 
     def serve(self, loaded: Loaded, **options: Any) -> Section:
         raise ValueError(f"{self.name} runs have nothing to serve over HTTP")
+
+
+def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:
+    """The run directory and the config it was started with; its task must be ``task``."""
+    path, saved = open_run_dir(run_dir)
+    if not isinstance(saved.get("config"), dict) or "task" not in saved:
+        raise ValueError(f"{path}/config.json was not written by rnnkit train")
+    if saved["task"] != task.name:
+        raise ValueError(
+            f"{path} is a {saved['task']!r} run, not {task.name!r} "
+            f"(rnnkit train {task.name} makes one)"
+        )
+    version = saved.get("format", 1)  # config.json had no format before 2
+    if not isinstance(version, int) or not 1 <= version <= CONFIG_FORMAT:
+        raise ValueError(
+            f"{path}/config.json has format {version!r}; this rnnkit reads formats 1 to "
+            f"{CONFIG_FORMAT}: use the rnnkit that wrote the run, or a newer one"
+        )
+    return path, from_dict(task.config_class, task.upgrade(saved["config"], version))
+
+
+T = TypeVar("T")
+
+
+def read_run_json(run_dir: str | Path, name: str, parse: Callable[[dict], T]) -> T:
+    """``parse`` of the JSON file ``name`` that a task wrote into a run directory; a missing
+    or damaged file (unreadable, not JSON, fields ``parse`` cannot use) is one clear error."""
+    path = Path(run_dir) / name
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is missing or damaged ({e})") from e
+
+
+def load_run_weights(run_dir: str | Path, model: nn.Module) -> None:
+    """Load a run's ``model.safetensors`` into ``model`` (checked; nothing unpickled)."""
+    weights = RunDir(Path(run_dir)).weights
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
+    load_weights(weights, model)
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]  # fmt: skip
+    if broken:
+        raise ValueError(
+            f"{weights} holds non-finite values ({broken[0]}): the run diverged; train it "
+            "again with a smaller train.lr or with train.clip_norm set"
+        )
 
 
 REGISTRY: dict[str, Task] = {}

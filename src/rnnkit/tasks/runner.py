@@ -9,18 +9,25 @@ a trained run of any task for use (`load_run`).
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
 
-from rnnkit.config import build, from_dict, to_dict
-from rnnkit.io import atomic_write_json, load_weights
-from rnnkit.tasks.base import Loaded, Task, get_task
+from rnnkit.config import build, to_dict
+from rnnkit.io import atomic_write_json
+from rnnkit.tasks.base import (
+    CONFIG_FORMAT,
+    Loaded,
+    Task,
+    get_task,
+    load_run_weights,
+    read_run_json,
+    saved_config,
+)
 from rnnkit.train import distributed
 from rnnkit.train.rundir import RunDir, create_run_dir, open_run_dir
 from rnnkit.train.state import RunLog
@@ -84,7 +91,7 @@ def train(
             context=context,
         )
         if context.is_main and not resume:
-            create_run_dir(out, {"task": task.name, "config": saved})
+            create_run_dir(out, {"task": task.name, "format": CONFIG_FORMAT, "config": saved})
             for name, content in built.files.items():
                 atomic_write_json(out / name, content)
         _barrier(context)
@@ -112,47 +119,6 @@ def check_same_artefacts(run_dir: Path, files: dict[str, Any]) -> None:
                 f"{', '.join(changed)} differ); --resume needs the data it started with: "
                 "restore it, or train a new run with another --out"
             )
-
-
-def saved_config(run_dir: str | Path, task: Task) -> tuple[Path, Any]:
-    """The run directory and the config it was started with; its task must be ``task``."""
-    path, saved = open_run_dir(run_dir)
-    if not isinstance(saved.get("config"), dict) or "task" not in saved:
-        raise ValueError(f"{path}/config.json was not written by rnnkit train")
-    if saved["task"] != task.name:
-        raise ValueError(
-            f"{path} is a {saved['task']!r} run, not {task.name!r} "
-            f"(rnnkit train {task.name} makes one)"
-        )
-    return path, from_dict(task.config_class, task.upgrade(saved["config"]))
-
-
-T = TypeVar("T")
-
-
-def read_run_json(run_dir: str | Path, name: str, parse: Callable[[dict], T]) -> T:
-    """``parse`` of the JSON file ``name`` that a task wrote into a run directory; a missing
-    or damaged file (unreadable, not JSON, fields ``parse`` cannot use) is one clear error."""
-    path = Path(run_dir) / name
-    try:
-        return parse(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} is missing or damaged ({e})") from e
-
-
-def load_run_weights(run_dir: str | Path, model: nn.Module) -> None:
-    """Load a run's ``model.safetensors`` into ``model`` (checked; nothing unpickled)."""
-    weights = RunDir(Path(run_dir)).weights
-    if not weights.exists():
-        raise FileNotFoundError(f"{weights} does not exist: the run has not finished an epoch")
-    load_weights(weights, model)
-    broken = [name for name, tensor in model.state_dict().items()
-              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]  # fmt: skip
-    if broken:
-        raise ValueError(
-            f"{weights} holds non-finite values ({broken[0]}): the run diverged; train it "
-            "again with a smaller train.lr or with train.clip_norm set"
-        )
 
 
 def _barrier(context: distributed.Context) -> None:

@@ -8,13 +8,11 @@ and ``rnnkit evaluate``, `.routes` serves ``POST /classify`` and its page sectio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from rnnkit.data.tokenizers import tokenizer_from_dict
-from rnnkit.tasks.base import Built, Command, Section, Task, register
+from rnnkit.tasks.base import Built, Command, Loaded, Section, Task, register
 from rnnkit.tasks.classify import task
 from rnnkit.tasks.classify.task import CLASSES_FILE, VOCAB_FILE, ClassifyConfig
 from rnnkit.train.distributed import Context
@@ -24,21 +22,23 @@ class ClassifyTask(Task):
     name = "classify"
     summary = "one label per sequence: digits read row by row, sentiment, any labelled text"
     config_class = ClassifyConfig
-    artefacts = (CLASSES_FILE, VOCAB_FILE)  # vocab.json for texts only
+    artefacts = (CLASSES_FILE,)
+    optional_artefacts = (VOCAB_FILE,)  # text runs only
 
     def build(self, config: ClassifyConfig, context: Context) -> Built:
         return task.build(config, context)
 
     def model(self, config: ClassifyConfig, artefacts: dict[str, Any]) -> nn.Module:
-        saved = artefacts[CLASSES_FILE]
-        vocab = artefacts.get(VOCAB_FILE)
-        size = tokenizer_from_dict(vocab).vocab_size if vocab is not None else None
-        return task.build_model(config, len(saved["classes"]), size, saved["input_size"])
+        from rnnkit.tasks.classify.use import read_artefacts
 
-    def load(self, run_dir: str | Path) -> Any:
-        from rnnkit.tasks.classify.use import load_classifier
+        classes, input_size, tokenizer = read_artefacts(artefacts)
+        size = tokenizer.vocab_size if tokenizer is not None else None
+        return task.build_model(config, len(classes), size, input_size)
 
-        return load_classifier(self, run_dir)
+    def loaded(self, run: Loaded) -> Any:
+        from rnnkit.tasks.classify.use import classifier_of
+
+        return classifier_of(run)
 
     def predict(self, loaded: Any, inputs: Sequence[Any]) -> list[dict[str, Any]]:
         from rnnkit.tasks.classify.use import classify

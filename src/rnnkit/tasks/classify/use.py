@@ -20,16 +20,15 @@ from torch import Tensor
 
 from rnnkit.data import labeled
 from rnnkit.data.registry import parse_source
-from rnnkit.data.tokenizers import Tokenizer, load_tokenizer
+from rnnkit.data.tokenizers import Tokenizer, tokenizer_from_dict
 from rnnkit.io import atomic_write_json
 from rnnkit.models import SequenceClassifier
-from rnnkit.tasks.base import Loaded, Task
+from rnnkit.tasks.base import Loaded
 from rnnkit.tasks.classify.metrics import ClassReport, plot_confusion
 from rnnkit.tasks.classify.task import (
     CLASSES_FILE,
     VOCAB_FILE,
     DataConfig,
-    build_model,
     encode_texts,
     pad,
     predict,
@@ -37,7 +36,7 @@ from rnnkit.tasks.classify.task import (
     read_table,
     scores,
 )
-from rnnkit.tasks.runner import load_run_of, load_run_weights, read_run_json, saved_config
+from rnnkit.tasks.runner import load_run_of
 
 
 @dataclass
@@ -50,29 +49,34 @@ class LoadedClassifier(Loaded):
     input_size: int | None  # features per step of numeric sequences
 
 
-def load_classifier(task: Task, run_dir: str | Path) -> LoadedClassifier:
-    """The model of a ``rnnkit train classify`` run, in eval mode on the CPU."""
-    path, config = saved_config(run_dir, task)
-    classes, input_size = read_run_json(
-        path, CLASSES_FILE, lambda saved: (list(saved["classes"]), saved["input_size"])
-    )
-    vocab = path / VOCAB_FILE
-    tokenizer = load_tokenizer(vocab) if vocab.exists() else None
-    size = tokenizer.vocab_size if tokenizer is not None else None
-    model = build_model(config, len(classes), size, input_size)
-    load_run_weights(path, model)
-    artefacts = {CLASSES_FILE: {"classes": classes, "input_size": input_size}}
-    if tokenizer is not None:
-        artefacts[VOCAB_FILE] = tokenizer.to_dict()
-    return LoadedClassifier(
-        task, config, model.eval(), path, artefacts, tokenizer, classes, input_size
-    )
+def read_artefacts(artefacts: dict[str, Any]) -> tuple[list[str], int | None, Tokenizer | None]:
+    """(classes, input_size, tokenizer) from a run's ``classes.json`` and, for a text run,
+    ``vocab.json``; input_size is None for texts, tokenizer None for numeric sequences."""
+    try:
+        classes = [str(c) for c in artefacts[CLASSES_FILE]["classes"]]
+        input_size = artefacts[CLASSES_FILE]["input_size"]
+        vocab = artefacts.get(VOCAB_FILE)
+        return classes, input_size, tokenizer_from_dict(vocab) if vocab is not None else None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{CLASSES_FILE} or {VOCAB_FILE} is damaged ({e})") from None
+
+
+def classifier_of(run: Loaded) -> LoadedClassifier:
+    """``run`` with its classes and, for a text run, its tokenizer."""
+    classes, input_size, tokenizer = read_artefacts(run.artefacts)
+    return LoadedClassifier(**vars(run), tokenizer=tokenizer, classes=classes,
+                            input_size=input_size)  # fmt: skip
 
 
 def _inputs(clf: LoadedClassifier, items: list[Any]) -> dict[str, Tensor]:
     """Texts (text runs) or (T, I) float sequences (numeric runs) -> padded inputs, lengths."""
     if not items:
         raise ValueError("nothing to classify: give at least one text or sequence")
+    if clf.tokenizer is None and any(isinstance(x, str) for x in items):
+        raise ValueError(
+            f"{clf.run_dir} classifies numeric sequences, not texts: give each as rows of "
+            f"{clf.input_size} numbers"
+        )
     if clf.tokenizer is not None:
         if not all(isinstance(t, str) and t.strip() for t in items):
             raise ValueError("every text to classify must be a non-empty string")

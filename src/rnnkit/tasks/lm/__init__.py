@@ -10,15 +10,13 @@ serves autocomplete (``/complete``, ``/feedback``) and its page section.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from rnnkit.data.tokenizers import load_tokenizer, tokenizer_from_dict
+from rnnkit.data.tokenizers import Tokenizer, tokenizer_from_dict
 from rnnkit.models import LanguageModel
-from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
+from rnnkit.tasks.base import Built, Command, Loaded, Option, Section, Task, register
 from rnnkit.tasks.lm import task
 from rnnkit.tasks.lm.task import VOCAB_FILE, LMConfig, build_model, format_report
-from rnnkit.tasks.runner import load_run_weights, saved_config
 from rnnkit.train.distributed import Context
 
 SERVE_OPTIONS = (
@@ -48,24 +46,20 @@ class LanguageModelTask(Task):
     def build(self, config: LMConfig, context: Context) -> Built:
         return task.build(config, context)
 
-    def upgrade(self, saved: dict[str, Any]) -> dict[str, Any]:
-        train, data = dict(saved.get("train", {})), dict(saved.get("data", {}))
-        if "bptt" in train:  # runs of earlier versions kept the chunk length under train
-            data["bptt"] = train.pop("bptt")
-        return saved | {"train": train, "data": data}
+    def upgrade(self, saved: dict[str, Any], version: int) -> dict[str, Any]:
+        bptt = saved.get("train", {}).get("bptt")
+        saved = super().upgrade(saved, version)
+        if version < 2 and bptt is not None:  # format 1 kept the chunk length under train
+            saved = saved | {"data": saved.get("data", {}) | {"bptt": bptt}}
+        return saved
 
     def model(self, config: LMConfig, artefacts: dict[str, Any]) -> LanguageModel:
-        return build_model(config, tokenizer_from_dict(artefacts[VOCAB_FILE]).vocab_size)
+        return build_model(config, _tokenizer(artefacts).vocab_size)
 
-    def load(self, run_dir: str | Path) -> Any:
+    def loaded(self, run: Loaded) -> Any:
         from rnnkit.tasks.lm.use import LoadedLM
 
-        path, config = saved_config(run_dir, self)
-        tokenizer = load_tokenizer(path / VOCAB_FILE)  # its errors name the file
-        model = build_model(config, tokenizer.vocab_size)
-        load_run_weights(path, model)
-        artefacts = {VOCAB_FILE: tokenizer.to_dict()}
-        return LoadedLM(self, config, model.eval(), path, artefacts, tokenizer)
+        return LoadedLM(**vars(run), tokenizer=_tokenizer(run.artefacts))
 
     def predict(self, loaded: Any, inputs: Sequence[str]) -> list[dict[str, Any]]:
         """What ``GET /complete`` answers for each text, in one batch through one engine."""
@@ -86,6 +80,13 @@ class LanguageModelTask(Task):
         from rnnkit.tasks.lm.routes import autocomplete
 
         return autocomplete(loaded, **options)
+
+
+def _tokenizer(artefacts: dict[str, Any]) -> Tokenizer:
+    try:
+        return tokenizer_from_dict(artefacts[VOCAB_FILE])
+    except ValueError as e:
+        raise ValueError(f"{VOCAB_FILE} is damaged ({e})") from None
 
 
 TASK = register(LanguageModelTask())

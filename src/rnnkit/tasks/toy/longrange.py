@@ -64,6 +64,14 @@ class LongRangeTask(Task):
     def __init__(self, problem: Problem, summary: str) -> None:
         self.problem, self.name, self.summary = problem, problem.name, summary
 
+    def upgrade(self, saved: dict[str, Any], version: int) -> dict[str, Any]:
+        saved = super().upgrade(saved, version)
+        data = saved.get("data", {})
+        if version < 2 and self.problem is problems.COPY and "length" in data:
+            # Format 1 kept copy's blank delay in data.length; it is T now.
+            saved = saved | {"data": data | {"length": data["length"] + 2 * problems.NUM_COPY}}
+        return saved
+
     def model(self, config: LongRangeConfig, artefacts: dict[str, Any]) -> nn.Module:
         return self.problem.model(**config.model.layer_args())
 
