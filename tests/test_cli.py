@@ -144,3 +144,34 @@ def test_a_reader_that_goes_away_is_not_an_error():
     process.stdout.close()  # like `head` that has read its lines
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0 and err == b"", err.decode()
+
+
+def test_tasks_may_share_a_flag_and_a_switch_of_one_task_is_no_one_elses(tmp_path, capsys):
+    """Two tasks declare --target, each with its own type; another declares a switch.
+    Each run reads the flag its own way, and a task without it refuses it in one line."""
+    from rnnkit.tasks import base
+    from rnnkit.tasks.base import Option
+
+    adding = base.get_task("adding")
+    fake = type(adding)(adding.problem, "a second adding problem")
+    fake.name = "adding2"
+    fake.train_options = (
+        Option("--target", "data.length", "adding2: the length", type=int),
+        Option("--fast", "train.max_steps", "adding2: one step", type=None),
+    )
+    base.register(fake)
+    try:
+        tiny = ["data.train_samples=64", "data.val_samples=32", "train.epochs=1", "--quiet"]
+        out = tmp_path / "run"
+        assert main(["train", "adding2", "--target", "9", "--out", str(out), *tiny]) == 0
+        assert json.loads((out / "config.json").read_text())["config"]["data"]["length"] == 9
+        assert main(["train", "adding", "--out", str(tmp_path / "plain"), *tiny]) == 0
+        capsys.readouterr()
+        assert main(["train", "adding", "--fast", "--out", str(tmp_path / "x"), *tiny]) == 2
+        assert "--fast applies to adding2 runs only, not adding" in capsys.readouterr().err
+        assert main(["train", "adding2", "--target", "nine", "--out", str(tmp_path / "y")]) == 2
+        assert "--target must be int, got 'nine'" in capsys.readouterr().err
+        assert main(["train", "copy", "--data", "stdlib", "--out", str(tmp_path / "z")]) == 2
+        assert "--data does not apply to copy" in capsys.readouterr().err
+    finally:
+        del base.REGISTRY["adding2"]

@@ -12,13 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 import rnnkit.tasks  # noqa: F401  (registers the built-in tasks)
 from rnnkit.data.registry import names
 from rnnkit.diagnostics.problems import PROBLEMS
-from rnnkit.tasks.base import REGISTRY, Option
+from rnnkit.tasks.base import REGISTRY, Option, Task
 
 EXIT_USER_ERROR = 2
 
@@ -48,13 +49,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{args.task}"
     overrides = list(args.overrides)
     if args.data is not None:
+        if not hasattr(task.config_class().data, "source"):
+            raise ValueError(f"--data does not apply to {task.name}: it makes its own data")
         overrides.append(f"data.source={json.dumps(args.data)}")
-    for option in _options("train_options"):
-        value = getattr(args, option.flag.lstrip("-").replace("-", "_"))
-        if value is None:
-            continue
-        if option not in task.train_options:
-            raise ValueError(f"{option.flag} applies to {_owners(option)} only, not {task.name}")
+    for option, value in _given(args, task, "train_options"):
         overrides.append(f"{option.key}={json.dumps(value)}")
     run_dir, result = runner.train(
         args.task, out, args.config, overrides, args.resume, quiet=args.quiet
@@ -67,19 +65,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(which: str) -> list[Option]:
-    """The task-only flags of ``rnnkit train`` (``which="train_options"``) or ``rnnkit serve``
-    (``"serve_options"``), each once: tasks may share one."""
-    options: dict[str, Option] = {}
+def _flags(which: str) -> dict[str, Option]:
+    """The task flags of ``rnnkit train`` (``which="train_options"``) or ``rnnkit serve``
+    (``"serve_options"``) by name, each once: tasks may share a flag."""
+    flags: dict[str, Option] = {}
     for task in REGISTRY.values():
         for option in getattr(task, which):
-            options.setdefault(option.flag, option)
-    return list(options.values())
+            flags.setdefault(option.flag, option)
+    return flags
 
 
-def _owners(option: Option) -> str:
-    names = [t.name for t in REGISTRY.values() if option in (*t.train_options, *t.serve_options)]
-    return " and ".join(names) + " runs"
+def _add_flags(parser: argparse.ArgumentParser, which: str) -> None:
+    for flag, option in _flags(which).items():
+        owners = [t for t in REGISTRY.values() if flag in {o.flag for o in getattr(t, which)}]
+        if option.type is None:  # a switch
+            parser.add_argument(flag, dest=option.dest, action="store_true", help=option.help)
+        else:  # read as given; the run's task converts it (`Option.value`)
+            helps = "; ".join(o.help for t in owners for o in getattr(t, which) if o.flag == flag)
+            parser.add_argument(flag, dest=option.dest, metavar=option.metavar, help=helps)
+
+
+def _given(args: argparse.Namespace, task: Task, which: str) -> list[tuple[Option, Any]]:
+    """The task flags the user gave, each with its value as ``task`` reads it; a flag of
+    other tasks only is an error that names them."""
+    own = {option.flag: option for option in getattr(task, which)}
+    given = []
+    for flag, option in _flags(which).items():
+        raw = getattr(args, option.dest)
+        if raw is None or raw is False:
+            continue
+        if flag not in own:
+            owners = [t.name for t in REGISTRY.values()
+                      if flag in {o.flag for o in getattr(t, which)}]  # fmt: skip
+            raise ValueError(f"{flag} applies to {' and '.join(owners)} runs only, not {task.name}")
+        given.append((own[flag], own[flag].value(raw)))
+    return given
 
 
 DIAGNOSE = {
@@ -132,14 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rnnkit.tasks.runner import run_task
 
     task = run_task(args.run)
-    options = {}
-    for option in _options("serve_options"):
-        value = getattr(args, option.flag.lstrip("-").replace("-", "_"))
-        if value is None or value is False:
-            continue
-        if option not in task.serve_options:
-            raise ValueError(f"{option.flag} applies to {_owners(option)} only, not {task.name}")
-        options[option.key] = value
+    options = {option.key: value for option, value in _given(args, task, "serve_options")}
     serve(args.run, host=args.host, port=args.port, threads=args.threads,
           more_hosts=args.allow_host, **options)  # fmt: skip
     return 0
@@ -191,8 +204,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--data", metavar="SOURCE", help="the data source, same as "
                        f"data.source=...: {', '.join(names())}, a file, folder or glob, a "
                        ".csv/.tsv/.jsonl file or sqlite:///file.db")  # fmt: skip
-    for option in _options("train_options"):
-        option.add_to(train)
+    _add_flags(train, "train_options")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--quiet", action="store_true", help="print nothing but errors")
     train.set_defaults(handler=cmd_train)
@@ -233,9 +245,9 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     srv = commands.add_parser(
         "serve",
         help="serve a run over HTTP: its task's JSON API and a web page",
-        description="Serve a run of any task: the task's routes (lm: GET /complete, "
-        "POST /feedback; classify: POST /classify; forecast: GET /forecast), GET /healthz, "
-        "the page at / and the API docs at /docs.",
+        description="Serve a run of any task: the routes its task declares (listed at "
+        "/docs), GET /healthz, and the page at /. Only requests whose Host is a loopback "
+        "name, --host or an --allow-host get an answer.",
     )
     srv.add_argument("run", help="a run directory from rnnkit train")
     srv.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
@@ -244,8 +256,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     srv.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                      help="a Host name to answer besides --host and the loopback names "
                      "(repeatable); requests naming another host get 400")  # fmt: skip
-    for option in _options("serve_options"):
-        option.add_to(srv)
+    _add_flags(srv, "serve_options")
     srv.set_defaults(handler=cmd_serve)
 
 

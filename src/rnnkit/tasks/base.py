@@ -79,22 +79,29 @@ class Option:
     """A command-line flag a task adds: ``--target COLUMN`` sets ``data.target``.
 
     ``key`` is the config key the flag sets (``rnnkit train``) or the keyword it passes
-    (``rnnkit serve``)."""
+    (``rnnkit serve``). Tasks may declare the same flag, each with its own meaning; a flag
+    is read as given, and the task of the run at hand converts it with its ``type``.
+    """
 
     flag: str
     key: str
     help: str
-    type: Callable[[str], Any] | None = str  # None: a switch (store_true)
-    default: Any = None
+    type: Callable[[str], Any] | None = str  # None: a switch, True when given
     metavar: str | None = None
 
-    def add_to(self, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-        dest = self.flag.lstrip("-").replace("-", "_")
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def value(self, given: Any) -> Any:
+        """The value of the flag as given on the command line (a string; True for a switch)."""
         if self.type is None:
-            parser.add_argument(self.flag, dest=dest, action="store_true", help=self.help)
-        else:
-            parser.add_argument(self.flag, dest=dest, type=self.type, default=self.default,
-                                metavar=self.metavar, help=self.help)  # fmt: skip
+            return True
+        try:
+            return self.type(given)
+        except ValueError:
+            kind = getattr(self.type, "__name__", "a value")
+            raise ValueError(f"{self.flag} must be {kind}, got {given!r}") from None
 
 
 @dataclass(frozen=True)
