@@ -19,11 +19,23 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _check_plot(path: Path, force: bool) -> None:
+    """Refuse a --plot path that cannot take a new file, before any work is done."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name such as {path / 'forecast.png'}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"{path.parent} is a file, not a folder; give a path in a folder")
+    if not path.parent.is_dir():
+        raise ValueError(f"folder {path.parent} does not exist; create it first")
+    if path.exists() and not force:
+        raise ValueError(f"{path} already exists; pass --force to replace it")
+
+
 def _forecast(args: argparse.Namespace) -> int:
     from rnnkit.tasks.forecast.use import forecast, format_forecast, plot_forecast
 
-    if args.plot and Path(args.plot).exists() and not args.force:
-        raise ValueError(f"{args.plot} already exists; pass --force to replace it")
+    if args.plot:
+        _check_plot(Path(args.plot), args.force)
     result = forecast(load_run_of("forecast", args.run), args.data, args.horizon)
     if args.plot:
         plot_forecast(result, args.plot)
