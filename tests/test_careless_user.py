@@ -86,7 +86,7 @@ def test_settings_that_cannot_train_fail_before_anything_is_written(tmp_path, ca
 
 def test_forecast_horizons_and_plots(forecast_run, tmp_path, capsys):
     fails(capsys, "forecast", str(forecast_run), "--horizon", "0",
-          message="this run forecasts 1 to 6 steps, got --horizon 0")  # fmt: skip
+          message="this run forecasts 1 to 6 steps, got 0")  # fmt: skip
     mine = tmp_path / "mine.png"
     mine.write_text("a user's file")
     fails(capsys, "forecast", str(forecast_run), "--plot", str(mine),

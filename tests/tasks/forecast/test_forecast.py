@@ -45,7 +45,7 @@ def test_the_backtest_scores_every_method_on_the_same_values(seasonal_run):
     out, results, _ = seasonal_run
     assert list(results["table"]) == ["rnnkit", "naive", "seasonal_naive", "ets", "arima"]
     assert results["folds"] == 4 and results["horizon"] == 12
-    for name in ("backtest.png", "backtest.csv", "series.json", "results.json"):
+    for name in ("backtest.png", "backtest.csv", "series.json", "history.json", "results.json"):
         assert (out / name).exists()
     rows = pd.read_csv(out / "backtest.csv")
     assert len(rows) == 4 * 12 and {"actual", "rnnkit_lower", "naive"} <= set(rows.columns)

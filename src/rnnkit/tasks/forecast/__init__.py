@@ -16,6 +16,7 @@ from torch import nn
 
 from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
 from rnnkit.tasks.forecast.task import (
+    HISTORY_FILE,
     SERIES_FILE,
     ForecastConfig,
     batches,
@@ -32,7 +33,7 @@ class ForecastTask(Task):
     name = "forecast"
     summary = "the next values of a series, backtested against statistical baselines"
     config_class = ForecastConfig
-    artefacts = (SERIES_FILE,)
+    artefacts = (SERIES_FILE, HISTORY_FILE)
     train_options = (
         Option("--target", "data.target", "forecast: the column to forecast", metavar="COLUMN"),
         Option("--horizon", "data.horizon", "forecast: steps ahead", type=int, metavar="N"),
@@ -40,6 +41,7 @@ class ForecastTask(Task):
 
     def build(self, config: ForecastConfig, context: Context) -> Built:
         from rnnkit.tasks.forecast.backtest import backtest_run
+        from rnnkit.tasks.forecast.use import history_file
 
         prepared = prepare(config)  # bad data fails here, before a run directory exists
         check_backtest(config, prepared)
@@ -51,7 +53,11 @@ class ForecastTask(Task):
         def finish(run_dir: Path) -> dict[str, Any]:
             return backtest_run(config, prepared, run_dir)
 
-        files = {SERIES_FILE: series_file(config, prepared)}
+        files = {
+            SERIES_FILE: series_file(config, prepared),
+            HISTORY_FILE: history_file(prepared.series, prepared.columns, cut.input_length,
+                                       cut.horizon),
+        }  # fmt: skip
         return Built(model, train, val, files=files, finish=finish)
 
     def model(self, config: ForecastConfig, artefacts: dict[str, Any]) -> nn.Module:

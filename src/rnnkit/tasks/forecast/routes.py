@@ -4,8 +4,9 @@
       -> {"target", "freq", "interval", "last_date", "forecast": [{"date", "value", "lower",
           "upper"}, ...], "history": {"dates", "values"}}
 
-The series continued is the run's own data source, read with the run's settings; a horizon
-beyond what the run was trained for gets a 422.
+The series continued is the run's own, its end as saved in the run's ``history.json`` at
+training time: no request reads the training data (which need not be there any more). A
+horizon outside what the run was trained for gets a 422.
 """
 
 from __future__ import annotations

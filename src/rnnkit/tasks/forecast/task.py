@@ -43,6 +43,7 @@ from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig
 
 SERIES_FILE = "series.json"
+HISTORY_FILE = "history.json"  # the end of the series, to forecast from (`.use`)
 VAL_SHARE = 0.15  # of the training windows, the latest, for choosing the best epoch
 MIN_TRAIN_WINDOWS = 8
 

@@ -1,14 +1,16 @@
 """Using a trained forecaster: ``rnnkit forecast RUN``, the next values after the data.
 
     fc = load_run("runs/co2")   # rnnkit.tasks.runner.load_run
-    result = forecast(fc, "new.csv", horizon=30)   # None: the run's own data source
+    result = forecast(fc, horizon=30)   # after the end of the run's own series
+    result = forecast(fc, "new.csv")    # after the end of another file (or bundled series)
     result["forecast"][0]  # {"date": "2002-01-05", "value": 372.4, "lower": 371.6, ...}
     plot_forecast(result, "forecast.png")
 
-A run is loaded from its own files (``config.json``, ``series.json``, ``model.safetensors``);
-the data it was trained on need not be there any more. The data to forecast from is read
-with the run's settings (date column, value columns, frequency, missing values) and scaled
-with the run's scaling: nothing is refitted.
+A run is loaded from its own files (``config.json``, ``series.json``, ``history.json``,
+``model.safetensors``); the data it was trained on need not be there any more: the end of
+its series is saved in ``history.json`` at training time. Other data to forecast from is
+read with the run's settings (date column, value columns, frequency, missing values; a
+bundled series has its own dates) and scaled with the run's scaling: nothing is refitted.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rnnkit.data.calendar import calendar_features, future_index
+from rnnkit.data.registry import parse_source
+from rnnkit.data.series import SeriesData
+from rnnkit.data.series_file import parse_freq
 from rnnkit.data.windows import SeriesScaler, windows
 from rnnkit.io import atomic_path
 from rnnkit.tasks.base import Loaded, Task
 from rnnkit.tasks.forecast.task import (
+    HISTORY_FILE,
     SERIES_FILE,
     forecast_values,
     load_model,
@@ -42,6 +49,7 @@ class LoadedForecaster(Loaded):
 
     series: dict[str, Any]  # series.json: columns, freq, input_length, horizon, scaler
     scaler: SeriesScaler
+    history: pd.DataFrame | None  # history.json; None in a run trained before it was saved
 
 
 def load_forecaster(task: Task, run_dir: str | Path) -> LoadedForecaster:
@@ -49,7 +57,11 @@ def load_forecaster(task: Task, run_dir: str | Path) -> LoadedForecaster:
     path, config = saved_config(run_dir, task)
     saved, scaler = read_run_json(path, SERIES_FILE, _parse_series)
     model = load_model(config, saved, path)
-    return LoadedForecaster(task, config, model, path, {SERIES_FILE: saved}, saved, scaler)
+    artefacts, history = {SERIES_FILE: saved}, None
+    if (path / HISTORY_FILE).exists():
+        raw, history = read_run_json(path, HISTORY_FILE, lambda h: (h, _parse_history(h, saved)))
+        artefacts[HISTORY_FILE] = raw
+    return LoadedForecaster(task, config, model, path, artefacts, saved, scaler, history)
 
 
 def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
@@ -60,10 +72,36 @@ def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
     return saved, SeriesScaler.from_dict(saved["scaler"])
 
 
+def history_file(series: SeriesData, columns: list[str], L: int, H: int) -> dict[str, Any]:
+    """``history.json``, saved at training time: what forecasting after the end of the run's
+    own series needs, so that neither a forecast nor a server reads the training data. The
+    last max(L, `HISTORY_SHOWN` * H) rows of the value columns (the target first) as the run
+    read them (gaps filled by its ``data.missing``), with their dates in ISO format."""
+    frame = series.frame[columns].iloc[-max(L, HISTORY_SHOWN * H) :]
+    return {"columns": columns, "dates": [d.isoformat() for d in frame.index],
+            "values": frame.to_numpy(dtype=np.float64).tolist()}  # fmt: skip
+
+
+def _parse_history(saved: dict[str, Any], series: dict[str, Any]) -> pd.DataFrame:
+    """``history.json`` as a frame of the value columns on their dates (at the run's freq)."""
+    columns, L = series["columns"], int(series["input_length"])
+    if saved["columns"] != columns:
+        raise ValueError(f"columns {saved['columns']} are not those of series.json, {columns}")
+    index = pd.DatetimeIndex(saved["dates"], freq=series["freq"], name="date")
+    values = np.array(saved["values"], dtype=np.float64)
+    if values.shape != (len(index), len(columns)) or len(index) < L:
+        raise ValueError(f"values of shape {values.shape}; need ({len(index)}, {len(columns)}) "
+                         f"with at least {L} rows")  # fmt: skip
+    if not np.isfinite(values).all():
+        raise ValueError("values must be finite numbers")
+    return pd.DataFrame(values, index=index, columns=columns)
+
+
 def forecast(
     fc: LoadedForecaster, source: str | None = None, horizon: int | None = None
 ) -> dict[str, Any]:
-    """Forecast ``horizon`` steps (default: the run's) after the last date of ``source``.
+    """Forecast ``horizon`` steps (default: the run's) after the last date of ``source``, or
+    after the end of the run's own series (its ``history.json``) when ``source`` is None.
 
     Returns ``{"target", "freq", "interval", "last_date", "forecast": [{"date", "value",
     "lower", "upper"}, ...], "history": {"dates", "values"}}``: ``value`` is the median (the
@@ -72,23 +110,14 @@ def forecast(
     saved, H = fc.series, int(fc.series["horizon"])
     horizon = H if horizon is None else horizon
     if not 1 <= horizon <= H:
-        advice = "" if horizon < 1 else f"; train with --horizon {horizon} for longer forecasts"
-        raise ValueError(f"this run forecasts 1 to {H} steps, got --horizon {horizon}{advice}")
-    data = fc.config.data
-    series = read_series(replace(data, source=source or data.source, freq=saved["freq"]))
-    columns = value_columns(series)
-    if columns != saved["columns"]:
-        raise ValueError(
-            f"{series.source} has value columns {columns}; the run was trained on "
-            f"{saved['columns']} (choose them with the same data.columns and data.target)"
-        )
+        advice = f"; train a run with data.horizon={horizon} for longer forecasts"
+        raise ValueError(f"this run forecasts 1 to {H} steps, got {horizon}"
+                         + (advice if horizon > H else ""))  # fmt: skip
+    frame, freq = _recent(fc, source)  # (T, V), the target first
+    dates = future_index(frame.index[-1], freq, H)
+    covariates = calendar_features(frame.index.append(dates), list(saved["calendar"]))
+    z = fc.scaler.transform(frame.to_numpy(dtype=np.float64))
     L = int(saved["input_length"])
-    values = series.frame[columns].to_numpy(dtype=np.float64)
-    if len(values) < L:
-        raise ValueError(f"{series.source} has {len(values)} steps; this run reads the last {L}")
-    dates = future_index(series.frame.index[-1], series.freq, H)
-    covariates = calendar_features(series.frame.index.append(dates), list(saved["calendar"]))
-    z = fc.scaler.transform(values)
     batch, origin = windows(z, covariates, np.array([len(z)]), L, H, fc.scaler.relative)
     scale = float(saved.get("interval_scale", 1.0))  # absent: training did not finish
     q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config, scale)[0]  # (H, Q)
@@ -101,12 +130,40 @@ def forecast(
             "lower": float(row[0]) if interval else None,
             "upper": float(row[-1]) if interval else None,
         })  # fmt: skip
-    shown = series.frame[series.target].iloc[-HISTORY_SHOWN * H :]
+    shown = frame.iloc[-HISTORY_SHOWN * H :, 0]
     return {
-        "target": series.target, "freq": series.freq, "interval": fc.config.model.interval,
-        "last_date": str(series.frame.index[-1]), "forecast": rows,
+        "target": frame.columns[0], "freq": freq, "interval": fc.config.model.interval,
+        "last_date": str(frame.index[-1]), "forecast": rows,
         "history": {"dates": [str(d) for d in shown.index], "values": shown.tolist()},
     }  # fmt: skip
+
+
+def _recent(fc: LoadedForecaster, source: str | None) -> tuple[pd.DataFrame, str]:
+    """The end of the series to continue, as many rows as a forecast reads (see
+    `history_file`): its value columns, the target first, and its frequency. A file is read
+    with the run's settings, on the run's frequency; a bundled series has its own dates."""
+    saved = fc.series
+    if source is None and fc.history is not None:
+        return fc.history, saved["freq"]
+    data = fc.config.data  # a run from before history.json reads its own data source again
+    data = replace(data, source=source or data.source, freq=saved["freq"])
+    if parse_source(data.source).form == "named":
+        data = replace(data, date_column=None, freq=None)
+    series = read_series(data)
+    columns = value_columns(series)
+    if columns != saved["columns"]:
+        raise ValueError(
+            f"{series.source} has value columns {columns}; the run was trained on "
+            f"{saved['columns']} (choose them with the same data.columns and data.target)"
+        )
+    if parse_freq(series.freq) != parse_freq(saved["freq"]):
+        raise ValueError(f"{series.source} has steps of {series.freq}; the run was trained on "
+                         f"steps of {saved['freq']}")  # fmt: skip
+    L, H = int(saved["input_length"]), int(saved["horizon"])
+    if len(series.frame) < L:
+        raise ValueError(f"{series.source} has {len(series.frame)} steps; this run reads the "
+                         f"last {L}")  # fmt: skip
+    return series.frame[columns].iloc[-max(L, HISTORY_SHOWN * H) :], series.freq
 
 
 def format_forecast(result: dict[str, Any]) -> str:
