@@ -115,7 +115,13 @@ DIAGNOSE = {
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from rnnkit.diagnostics import format_summary, run_diagnose
+    from rnnkit.diagnostics.report import CLIPPING_PNG, FLOW_PNG, REPORT_JSON
 
+    default = Path(args.run) / "diagnostics" if args.run is not None else Path("diagnostics")
+    out = Path(args.out) if args.out else default
+    for name in (REPORT_JSON, FLOW_PNG, CLIPPING_PNG):
+        if (out / name).exists() and not args.force:
+            raise ValueError(f"{out / name} already exists; pass --force to replace it")
     if args.run is not None:
         from rnnkit.tasks.runner import diagnose_run
 
@@ -124,10 +130,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"{', '.join(given)} only apply without a run directory: drop them")
 
-        out = args.out or str(Path(args.run) / "diagnostics")
         report = diagnose_run(args.run, out, batch_size=args.batch_size)
     else:
-        out = args.out or "diagnostics"
         report = run_diagnose(
             task=args.task,
             length=args.length,
@@ -238,6 +242,7 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     diagnose.add_argument("--seed", type=int, default=DIAGNOSE["seed"], help="default: 0")
     diagnose.add_argument("--out", help="folder for diagnostics.json and the plots")
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
+    diagnose.add_argument("--force", action="store_true", help="replace the files in --out")
     diagnose.set_defaults(handler=cmd_diagnose)
 
 

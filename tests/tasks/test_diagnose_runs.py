@@ -45,7 +45,7 @@ def run_dir(request, vegas_run, tmp_path):
     return forecast_run(tmp_path, "direct")
 
 
-def test_diagnose_measures_a_run_of_every_task(run_dir, tmp_path, capsys):
+def test_diagnose_measures_a_run_of_each_task_with_one_recurrent_stack(run_dir, tmp_path, capsys):
     out = tmp_path / "diagnostics"
     assert main(["diagnose", str(run_dir), "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -61,3 +61,35 @@ def test_an_encoder_decoder_run_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "one recurrent stack" in err and "encoder.rnn" in err and err.count("\n") == 1
     assert not (run_dir / "diagnostics").exists()
+
+
+def test_diagnose_refuses_to_replace_files_and_data_that_changed(vegas_run, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "diagnostics.json").write_text("my notes")
+    assert main(["diagnose", str(vegas_run), "--out", str(out)]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert (out / "diagnostics.json").read_text() == "my notes"
+    assert main(["diagnose", str(vegas_run), "--out", str(out), "--force", "--json"]) == 0
+    written = json.loads((out / "diagnostics.json").read_text())
+    assert written["files"] == ["diagnostics.json", "gradient_flow.png"]
+
+
+def test_a_run_whose_data_changed_is_not_measured_on_other_data(tmp_path, capsys):
+    folder = tmp_path / "text"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"d{i}.txt").write_text(f"the cat sat on mat {i % 4}\n")
+    out, _ = runner.train("lm", tmp_path / "run", overrides=[
+        f"data.source={json.dumps(str(folder))}", "data.min_count=1", "train.epochs=1",
+        "model.hidden_size=8", "model.embedding_dim=8", "train.batch_size=4", "data.bptt=4",
+        "train.quiet=true"])  # fmt: skip
+    (folder / "d0.txt").write_text("a dog ran past\n")
+    assert main(["diagnose", str(out)]) == 2
+    assert "changed since the run started" in capsys.readouterr().err
+
+
+def test_a_model_without_a_recurrent_layer_says_so(tmp_path, capsys):
+    out, _ = runner.train("xor", tmp_path / "xor", overrides=["train.max_steps=2"], quiet=True)
+    assert main(["diagnose", str(out)]) == 2
+    assert "xor run's model has no recurrent layer to diagnose" in capsys.readouterr().err

@@ -39,13 +39,21 @@ def write_report(report: dict[str, Any], out_dir: str | Path, plots: bool = True
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / REPORT_JSON]
-    atomic_write_json(written[0], report)
+    names = report_files(report, plots)
+    report["files"] = names  # the report lists what it is written with
+    atomic_write_json(out_dir / REPORT_JSON, report)
     if plots:
-        written.append(plot_gradient_flow(report, out_dir / FLOW_PNG))
+        plot_gradient_flow(report, out_dir / FLOW_PNG)
         if report.get("clipping"):
-            written.append(plot_clipping(report["clipping"], out_dir / CLIPPING_PNG))
-    return written
+            plot_clipping(report["clipping"], out_dir / CLIPPING_PNG)
+    return [out_dir / name for name in names]
+
+
+def report_files(report: dict[str, Any], plots: bool = True) -> list[str]:
+    """The names `write_report` writes for ``report``."""
+    if not plots:
+        return [REPORT_JSON]
+    return [REPORT_JSON, FLOW_PNG, *([CLIPPING_PNG] if report.get("clipping") else [])]
 
 
 def load_report(path: str | Path) -> dict[str, Any]:

@@ -106,8 +106,8 @@ def train(
 
 
 def check_same_artefacts(run_dir: Path, files: dict[str, Any]) -> None:
-    """A resumed run must train on what it started with: the artefacts its data gives now
-    (vocabulary, classes, scaler, data digest) must equal those saved when it started."""
+    """A resumed or diagnosed run must use the data it started with: the artefacts its data
+    gives now (vocabulary, classes, scaler, data digest) must equal those saved then."""
     for name, now in files.items():
         if not (run_dir / name).exists():  # a run from before this artefact existed
             continue
@@ -116,8 +116,8 @@ def check_same_artefacts(run_dir: Path, files: dict[str, Any]) -> None:
         if changed:
             raise ValueError(
                 f"the data of {run_dir} changed since the run started ({name}: "
-                f"{', '.join(changed)} differ); --resume needs the data it started with: "
-                "restore it, or train a new run with another --out"
+                f"{', '.join(changed)} differ); --resume needs the data it started with, "
+                "and so does diagnose: restore it, or train a new run with another --out"
             )
 
 
@@ -183,10 +183,13 @@ def diagnose_run(
     path, config = saved_config(run_dir, task)
     torch.manual_seed(config.train.seed)
     built = task.build(config, distributed.Context())
+    check_same_artefacts(path, built.files)  # the data it measures on is the run's own
     load_run_weights(path, built.model)
     built.model.eval()
     stacks = [name for name, m in built.model.named_modules() if isinstance(m, nn.RNNBase)]
-    if len(stacks) != 1:
+    if not stacks:
+        raise ValueError(f"this {task.name} run's model has no recurrent layer to diagnose")
+    if len(stacks) > 1:
         raise ValueError(
             f"rnnkit diagnose measures a model with one recurrent stack; this {task.name} "
             f"run's model has {len(stacks)} ({', '.join(stacks)}); choose a model of one "
