@@ -194,7 +194,7 @@ def test_rnnkit_serve_answers_over_http_and_stops_cleanly(vegas_run, tmp_path):
         (["serve", "RUN", "--threads", "0"], "threads must be a positive int"),
         (["serve", "RUN", "--port", "70000"], "--port must be an int from 0 to 65535, got 70000"),
         (["serve", "RUN", "--port", "-1"], "--port must be an int from 0 to 65535, got -1"),
-        (["serve", "RUN", "--feedback-cap", "5"], "--feedback-cap limit feedback: add --feedback"),
+        (["serve", "RUN", "--feedback-cap", "5"], "--feedback-cap given without --feedback"),
         (["serve", "RUN", "--feedback", "--feedback-rate", "0"], "--feedback-rate must be a"),
     ],
 )

@@ -29,13 +29,15 @@ def feedback_rows(store):
 
 
 def test_feedback_is_off_unless_asked_for(vegas_run, tmp_path):
-    with served(vegas_run, store=tmp_path / "q.db") as client:
+    with served(vegas_run) as client:
         answer = client.post("/feedback", json=PICK)
         assert answer.status_code == 403 and answer.json() == {"detail": FEEDBACK_OFF}
         assert "--feedback" in FEEDBACK_OFF
         assert client.get("/healthz").json()["feedback"] is False
         assert "/feedback" not in client.get("/openapi.json").json()["paths"]
-    assert not (tmp_path / "q.db").exists()  # nothing opened, nothing written
+    assert not (vegas_run / "queries.db").exists()  # nothing opened, nothing written
+    with pytest.raises(ValueError, match="--store given without --feedback"):
+        create_app(vegas_run, store=tmp_path / "q.db")
 
 
 async def stream(app, chunks, size):

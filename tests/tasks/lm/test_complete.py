@@ -1,6 +1,7 @@
 """One inference path: ``rnnkit complete RUN TEXT --json`` and ``GET /complete`` agree."""
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,9 +37,8 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def client(vegas_run, tmp_path_factory):
-    store = tmp_path_factory.mktemp("complete-store") / "queries.db"
-    with TestClient(create_app(vegas_run, store=store)) as client:
+def client(vegas_run):
+    with TestClient(create_app(vegas_run)) as client:
         yield client
 
 
@@ -132,6 +132,23 @@ def test_character_runs_complete_with_next_characters(tmp_path, vegas_run, capsy
         assert phrase["text"] == "we flew to la" + phrase["completion"]
         assert len(phrase["completion"]) == 3  # three characters, never an early end
     assert "completion:" in format_completion(result)
+    with TestClient(create_app(run)) as server:  # the server answers the same way
+        served = server.get("/complete", params={"q": "we flew to la", "k": 3}).json()
+    assert [w["word"] for w in served["words"]] == [w["word"] for w in result["words"]]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cache_size": 0}, "cache capacity must be a positive int, got 0"),
+        ({"max_batch": 0}, "max_batch must be a positive int, got 0"),
+        ({"store": "q.db"}, "--store given without --feedback"),
+        ({"feedback_cap": 5}, "--feedback-cap given without --feedback"),
+    ],
+)
+def test_server_options_are_used_as_given_or_refused(vegas_run, options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        create_app(vegas_run, **options)
 
 
 def test_the_tasks_predict_answers_a_batch_as_complete_does(vegas_run):

@@ -34,7 +34,7 @@ from rnnkit.data.store import QueryStore, StoreBusy, checked_text, sqlite_path
 from rnnkit.serve.batching import MicroBatcher
 from rnnkit.serve.limits import Budget, OverBudget, Writer, WriterBusy
 from rnnkit.tasks.base import Section
-from rnnkit.tasks.lm.engine import Completer, Request
+from rnnkit.tasks.lm.engine import Request, completer
 from rnnkit.tasks.lm.use import LoadedLM
 
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +97,11 @@ def default_store(lm: LoadedLM) -> Path:
     return path
 
 
+def _or(value: int | None, default: int) -> int:
+    """``value`` as given (0 included, for the checks to refuse), else ``default``."""
+    return default if value is None else value
+
+
 def autocomplete(
     lm: LoadedLM,
     *,
@@ -109,25 +114,27 @@ def autocomplete(
     feedback_cap: int | None = None,
     feedback_bytes: int | None = None,
 ) -> Section:
-    """The autocomplete routes and page section of the word-level model ``lm``. POST
+    """The autocomplete routes and page section of ``lm`` (words for a word-level run, next
+    tokens for a character or BPE run: `rnnkit.tasks.lm.engine.completer`). POST
     /feedback records only with ``feedback=True``, into ``store`` (see `default_store`), at
     most ``feedback_rate`` a minute (default `FEEDBACK_RATE`) and ``feedback_cap`` rows of
     ``feedback_bytes`` bytes in all (`FEEDBACK_CAP`, `FEEDBACK_BYTES`)."""
     limits = {"--feedback-rate": feedback_rate, "--feedback-cap": feedback_cap,
               "--feedback-bytes": feedback_bytes}  # fmt: skip
-    given = {flag: value for flag, value in limits.items() if value is not None}
+    given = [flag for flag, value in (*limits.items(), ("--store", store)) if value is not None]
     if given and not feedback:
-        raise ValueError(f"{', '.join(given)} limit feedback: add --feedback to take any")
-    for flag, value in given.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{', '.join(given)} given without --feedback: add --feedback to take any")
+    for flag, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):  # fmt: skip
             raise ValueError(f"{flag} must be a positive int, got {value!r}")
-    completer = Completer(lm, int8=int8, cache_size=cache_size or 4096)
-    batcher: MicroBatcher[Request, dict] = MicroBatcher(completer.complete_batch, max_batch or 32)
+    engine = completer(lm, int8=int8, cache_size=_or(cache_size, 4096))
+    batcher: MicroBatcher[Request, dict] = MicroBatcher(engine.complete_batch, _or(max_batch, 32))
     router = APIRouter()
     if feedback:
         queries = QueryStore(store if store is not None else default_store(lm), STORE_BUSY_S)
-        budget = Budget(feedback_rate or FEEDBACK_RATE, feedback_cap or FEEDBACK_CAP,
-                        feedback_bytes or FEEDBACK_BYTES)  # fmt: skip
+        budget = Budget(_or(feedback_rate, FEEDBACK_RATE), _or(feedback_cap, FEEDBACK_CAP),
+                        _or(feedback_bytes, FEEDBACK_BYTES))  # fmt: skip
         feedback_health, close_feedback = add_feedback(router, queries, budget)
     else:
 
@@ -148,7 +155,7 @@ def autocomplete(
     ) -> JSONResponse:
         start = time.perf_counter()
         try:
-            request = completer.check(Request(q, k, phrases, search, beam))  # type: ignore[arg-type]
+            request = engine.check(Request(q, k, phrases, search, beam))  # type: ignore[arg-type]
         except ValueError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
         result = await batcher.submit(request)
@@ -159,7 +166,7 @@ def autocomplete(
             "vocab_size": lm.tokenizer.vocab_size,
             "feedback": feedback_health(),
             "batching": batcher.stats(),
-        } | completer.stats()
+        } | engine.stats()
 
     def close() -> None:
         batcher.close()
