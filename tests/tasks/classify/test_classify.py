@@ -7,6 +7,7 @@ import random
 import pytest
 
 from rnnkit.cli import main
+from rnnkit.data.images import load_digits_rows
 from rnnkit.tasks import runner
 from rnnkit.tasks.classify.use import classify, evaluate_run
 from rnnkit.tasks.runner import load_run
@@ -112,6 +113,13 @@ def test_digits_rows_are_learned_above_chance(tmp_path):
     runner.train("classify", out, overrides=overrides, quiet=True)
     results = json.loads((out / "results.json").read_text())
     assert results["accuracy"] >= 0.6, results["report"]  # chance is 0.1; tiny and brief
+    # The baseline beside it: the most frequent training class, scored on the same images.
+    test = load_digits_rows().test_y
+    majority = results["majority_class"]
+    assert results["majority_accuracy"] == pytest.approx(
+        float((test == int(majority)).float().mean())
+    )
+    assert results["majority_accuracy"] < 0.15 and "majority class" in results["report"]
     (first,) = classify(load_run(out), [[[0.0] * 8] * 8])
     assert first["label"] in [str(d) for d in range(10)]
 

@@ -272,8 +272,16 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
     report = scores(model, prepared.parts["test"], prepared.classes)
     plot_confusion(report, run_dir / "confusion.png", title=f"{config.data.source}: test")
     counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
+    # The baseline that ignores the input: always the most frequent training class.
+    train, test = prepared.parts["train"]["targets"], prepared.parts["test"]["targets"]
+    majority = int(torch.bincount(train, minlength=len(prepared.classes)).argmax())
+    majority_accuracy = float((test == majority).float().mean())
+    verdict = (f"\nmajority class ({prepared.classes[majority]}): accuracy "
+               f"{majority_accuracy:.3f} on the same test part")  # fmt: skip
     return report.to_dict() | {
         "samples": counts,
         "split": prepared.split,
-        "report": report.format(),
+        "majority_class": prepared.classes[majority],
+        "majority_accuracy": majority_accuracy,
+        "report": report.format() + verdict,
     }
