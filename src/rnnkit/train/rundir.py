@@ -4,8 +4,7 @@ Layout of ``runs/NAME/``::
 
     config.json          the run configuration (written by `create_run_dir`)
     model.safetensors    the trained weights (`rnnkit.io.save_weights`)
-    vocab.json           the vocabulary, for text tasks
-    scaler.json          the scaler, for time series
+    vocab.json, ...      the task's own JSON artefacts (named by the task: rnnkit.tasks)
     metrics.jsonl        one JSON record per logged step, evaluation and epoch
     loss.png, ...        plots
     checkpoint/          full training state for resuming (`rnnkit.train.checkpoint`)
@@ -45,14 +44,6 @@ class RunDir:
     @property
     def weights(self) -> Path:
         return self.path / "model.safetensors"
-
-    @property
-    def vocab(self) -> Path:
-        return self.path / "vocab.json"
-
-    @property
-    def scaler(self) -> Path:
-        return self.path / "scaler.json"
 
     @property
     def metrics(self) -> Path:

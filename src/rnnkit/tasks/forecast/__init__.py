@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.tasks.base import Built, Command, Option, Section, Task, register
+from rnnkit.tasks.base import Built, Command, Loaded, Option, Section, Task, register
 from rnnkit.tasks.forecast.task import (
     HISTORY_FILE,
     SERIES_FILE,
@@ -33,7 +33,8 @@ class ForecastTask(Task):
     name = "forecast"
     summary = "the next values of a series, backtested against statistical baselines"
     config_class = ForecastConfig
-    artefacts = (SERIES_FILE, HISTORY_FILE)
+    artefacts = (SERIES_FILE,)
+    optional_artefacts = (HISTORY_FILE,)  # runs trained before it was saved lack it
     train_options = (
         Option("--target", "data.target", "forecast: the column to forecast", metavar="COLUMN"),
         Option("--horizon", "data.horizon", "forecast: steps ahead", type=int, metavar="N"),
@@ -61,12 +62,14 @@ class ForecastTask(Task):
         return Built(model, train, val, files=files, finish=finish)
 
     def model(self, config: ForecastConfig, artefacts: dict[str, Any]) -> nn.Module:
-        return model_for(config, artefacts[SERIES_FILE])
+        from rnnkit.tasks.forecast.use import read_artefacts
 
-    def load(self, run_dir: str | Path) -> Any:
-        from rnnkit.tasks.forecast.use import load_forecaster
+        return model_for(config, read_artefacts(artefacts)[0])
 
-        return load_forecaster(self, run_dir)
+    def loaded(self, run: Loaded) -> Any:
+        from rnnkit.tasks.forecast.use import forecaster_of
+
+        return forecaster_of(run)
 
     def predict(self, loaded: Any, inputs: Sequence[Any]) -> list[dict[str, Any]]:
         """One forecast per input: a data source to continue, or None for the run's own."""

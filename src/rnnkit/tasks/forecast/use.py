@@ -28,17 +28,15 @@ from rnnkit.data.series import SeriesData
 from rnnkit.data.series_file import parse_freq
 from rnnkit.data.windows import SeriesScaler, windows
 from rnnkit.io import atomic_path
-from rnnkit.tasks.base import Loaded, Task
+from rnnkit.tasks.base import Loaded
 from rnnkit.tasks.forecast.task import (
     HISTORY_FILE,
     SERIES_FILE,
     forecast_values,
-    load_model,
     point_of,
     read_series,
     value_columns,
 )
-from rnnkit.tasks.runner import read_run_json, saved_config
 
 HISTORY_SHOWN = 4  # horizons of history kept in a result (for the plot)
 
@@ -52,16 +50,24 @@ class LoadedForecaster(Loaded):
     history: pd.DataFrame | None  # history.json; None in a run trained before it was saved
 
 
-def load_forecaster(task: Task, run_dir: str | Path) -> LoadedForecaster:
-    """The model of a ``rnnkit train forecast`` run, in eval mode on the CPU."""
-    path, config = saved_config(run_dir, task)
-    saved, scaler = read_run_json(path, SERIES_FILE, _parse_series)
-    model = load_model(config, saved, path)
-    artefacts, history = {SERIES_FILE: saved}, None
-    if (path / HISTORY_FILE).exists():
-        raw, history = read_run_json(path, HISTORY_FILE, lambda h: (h, _parse_history(h, saved)))
-        artefacts[HISTORY_FILE] = raw
-    return LoadedForecaster(task, config, model, path, artefacts, saved, scaler, history)
+def read_artefacts(artefacts: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
+    """``series.json`` checked, and its scaler; a damaged file is one clear error."""
+    try:
+        return _parse_series(artefacts[SERIES_FILE])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{SERIES_FILE} is damaged ({e})") from None
+
+
+def forecaster_of(run: Loaded) -> LoadedForecaster:
+    """``run`` with its series settings, scaler and saved history (`history_file`)."""
+    saved, scaler = read_artefacts(run.artefacts)
+    history = None
+    if HISTORY_FILE in run.artefacts:
+        try:
+            history = _parse_history(run.artefacts[HISTORY_FILE], saved)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{run.run_dir / HISTORY_FILE} is missing or damaged ({e})") from None
+    return LoadedForecaster(**vars(run), series=saved, scaler=scaler, history=history)
 
 
 def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:

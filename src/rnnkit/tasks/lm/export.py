@@ -1,6 +1,6 @@
 """Export a language model's per-keystroke step to ONNX, checked against onnxruntime.
 
-    lm = load_language_model("runs/lm")
+    lm = load_run("runs/lm")   # rnnkit.tasks.runner.load_run
     report = export_onnx(lm, "runs/lm/model.onnx")
     print(format_report(report))
 
@@ -122,7 +122,7 @@ def export_onnx(
     """Write ``lm``'s `StepGraph` to ``path`` as ONNX, validated against onnxruntime.
 
     Args:
-        lm: a loaded run (`rnnkit.tasks.lm.use.load_language_model`) or a `LanguageModel`;
+        lm: a loaded run (`rnnkit.tasks.runner.load_run`) or a `LanguageModel`;
             it is copied to float32 on the CPU in eval mode, and left as it was.
         path: the ``.onnx`` file; its folder must exist. An existing file is refused unless
             ``overwrite`` (default False).
