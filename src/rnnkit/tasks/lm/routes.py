@@ -74,7 +74,7 @@ class Phrase(BaseModel):
 class Completions(BaseModel):
     query: str
     words: list[Word] = Field(description="next-word suggestions, likeliest first")
-    phrases: list[Phrase] = Field(description="the best suggestions, extended by the search asked for")
+    phrases: list[Phrase] = Field(description="the best suggestions, extended by the search")
     unknown: list[str] = Field(description="typed words the model does not know")
     ms: float = Field(description="time in the server, milliseconds")
 

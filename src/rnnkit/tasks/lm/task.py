@@ -3,14 +3,14 @@
 Text comes from a source (`rnnkit.data.sources`: the Python standard library's docstrings by
 default, files, CSV/JSONL columns, SQLite tables, named corpora), is split by document into
 train / validation / test (a source's own split where it has one: a folder of train.txt,
-valid.txt and test.txt, or wikitext-2; else document i is test when i % 20 == 19,
-validation when i % 20 == 18, else train), tokenized at the level of characters, words or byte pairs, and
-joined into one stream per split with ``<eos>`` after each document. A document with a count
-(a query typed n times, from the ``count`` column of a `rnnkit.data.store.QueryStore`) stands
-min(n, `MAX_REPEATS`) times in its split's stream and in the text the tokenizer counts; the
-split is by distinct document, so a repeated query never lands in two splits. An embedding, a
-Recurrent stack, dropout and an output layer (tied to the embedding by default) learn the
-next token with truncated BPTT over that stream.
+valid.txt and test.txt, or wikitext-2; else document i is test when i % 20 == 19, validation
+when i % 20 == 18, else train), tokenized at the level of characters, words or byte pairs,
+and joined into one stream per split with ``<eos>`` after each document. A document with a
+count (a query typed n times, from the ``count`` column of a `rnnkit.data.store.QueryStore`)
+stands min(n, `MAX_REPEATS`) times in its split's stream and in the text the tokenizer
+counts; the split is by distinct document, so a repeated query never lands in two splits. An
+embedding, a Recurrent stack, dropout and an output layer (tied to the embedding by default)
+learn the next token with truncated BPTT over that stream.
 
 After training, the best weights are scored on the test split and an interpolated
 Kneser-Ney n-gram model fitted on the same training stream is scored beside them, so the
