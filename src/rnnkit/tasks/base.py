@@ -173,7 +173,9 @@ class Task:
         """``run`` with what the task rebuilds from its artefacts (a tokenizer, a scaler)."""
         return run
 
-    def predict(self, loaded: Loaded, inputs: Sequence[Any]) -> list[Any]:
+    def predict(self, loaded: Loaded, inputs: Sequence[Any], **options: Any) -> list[Any]:
+        """One plain-data answer per input, ``options`` as the task documents them; the
+        task's commands answer through it."""
         raise ValueError(f"{self.name} runs make no predictions of their own")
 
     def format_results(self, results: dict[str, Any]) -> str:

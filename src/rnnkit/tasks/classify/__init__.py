@@ -40,10 +40,13 @@ class ClassifyTask(Task):
 
         return classifier_of(run)
 
-    def predict(self, loaded: Any, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+    def predict(
+        self, loaded: Any, inputs: Sequence[Any], top: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Each input's label and class probabilities (only the ``top`` likeliest)."""
         from rnnkit.tasks.classify.use import classify
 
-        return classify(loaded, list(inputs))
+        return classify(loaded, list(inputs), top=top)
 
     def format_results(self, results: dict[str, Any]) -> str:
         return results["report"]

@@ -33,13 +33,11 @@ def _read_items(args: argparse.Namespace, clf) -> list:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.classify.use import classify
-
     clf = load_run_of("classify", args.run)
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be a positive int, got {args.top}")
     items = _read_items(args, clf)
-    results = classify(clf, items, top=args.top)
+    results = clf.task.predict(clf, items, top=args.top)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

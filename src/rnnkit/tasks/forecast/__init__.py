@@ -71,11 +71,14 @@ class ForecastTask(Task):
 
         return forecaster_of(run)
 
-    def predict(self, loaded: Any, inputs: Sequence[Any]) -> list[dict[str, Any]]:
-        """One forecast per input: a data source to continue, or None for the run's own."""
+    def predict(
+        self, loaded: Any, inputs: Sequence[Any], horizon: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One forecast of ``horizon`` steps (default: the run's) per input: a data source to
+        continue, or None for the run's own series (its saved history)."""
         from rnnkit.tasks.forecast.use import forecast
 
-        return [forecast(loaded, source) for source in inputs]
+        return [forecast(loaded, source, horizon) for source in inputs]
 
     def format_results(self, results: dict[str, Any]) -> str:
         return results["report"]

@@ -32,11 +32,12 @@ def _check_plot(path: Path, force: bool) -> None:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.forecast.use import forecast, format_forecast, plot_forecast
+    from rnnkit.tasks.forecast.use import format_forecast, plot_forecast
 
     if args.plot:
         _check_plot(Path(args.plot), args.force)
-    result = forecast(load_run_of("forecast", args.run), args.data, args.horizon)
+    fc = load_run_of("forecast", args.run)
+    (result,) = fc.task.predict(fc, [args.data], horizon=args.horizon)
     if args.plot:
         plot_forecast(result, args.plot)
     if args.json:

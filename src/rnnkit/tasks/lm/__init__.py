@@ -61,12 +61,22 @@ class LanguageModelTask(Task):
 
         return LoadedLM(**vars(run), tokenizer=_tokenizer(run.artefacts))
 
-    def predict(self, loaded: Any, inputs: Sequence[str]) -> list[dict[str, Any]]:
-        """What ``GET /complete`` answers for each text, in one batch through one engine."""
+    def predict(
+        self,
+        loaded: Any,
+        inputs: Sequence[str],
+        k: int = 5,
+        phrases: int = 3,
+        words: int = 3,
+        search: str = "greedy",
+        beam: int = 5,
+    ) -> list[dict[str, Any]]:
+        """What ``GET /complete`` answers for each text, in one batch through one engine
+        (`rnnkit.tasks.lm.use.complete` for one text; the options are its)."""
         from rnnkit.tasks.lm.engine import Request, completer
 
-        engine = completer(loaded, max_chars=None, max_k=None)
-        return engine.complete_batch([Request(text) for text in inputs])
+        engine = completer(loaded, phrase_words=words, max_chars=None, max_k=None)
+        return engine.complete_batch([Request(t, k, phrases, search, beam) for t in inputs])
 
     def format_results(self, results: dict[str, Any]) -> str:
         return format_report(results)

@@ -57,12 +57,12 @@ def _complete_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _complete(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.lm.use import complete, format_completion
+    from rnnkit.tasks.lm.use import format_completion
 
     lm = load_run_of("lm", args.run)
-    result = complete(
-        lm, args.text, args.k, args.phrases, words=args.words, search=args.search, beam=args.beam
-    )
+    options = {"k": args.k, "phrases": args.phrases, "words": args.words,
+               "search": args.search, "beam": args.beam}  # fmt: skip
+    (result,) = lm.task.predict(lm, [args.text], **options)
     print(json.dumps(result, indent=2) if args.json else format_completion(result))
     return 0
 
