@@ -40,8 +40,11 @@ class RecurrentConfig:
                 raise ValueError(f"model.{name} must be a positive int, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
-        # The recurrent matrices alone, float32, with their gradient and Adam's two moments:
-        # a lower bound on what training needs, checked before anything is allocated.
+
+    def check_memory(self) -> None:
+        """Refuse a stack too big to train here, before anything is allocated: the recurrent
+        matrices alone, float32, with their gradient and Adam's two moments, are a lower
+        bound on what training needs. (A run trained elsewhere still loads.)"""
         gates = {"lstm": 4, "gru": 3}.get(self.kind, 1)
         needed = 4 * 4 * gates * self.hidden_size**2 * self.num_layers
         memory = _physical_memory()

@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from rnnkit.config import RecurrentConfig
 from rnnkit.tasks.base import Loaded
 from rnnkit.tasks.runner import load_run
 
@@ -50,7 +51,9 @@ def allowed_hosts(host: str, *more: str) -> list[str]:
 
 def describe_model(loaded: Loaded) -> str:
     """``"2x256 lstm"``: the recurrent stack of a run's model."""
-    m = loaded.config.model
+    m = getattr(loaded.config, "model", None)
+    if not isinstance(m, RecurrentConfig):  # a task whose model has no recurrent section
+        return type(loaded.model).__name__
     return f"{m.num_layers}x{m.hidden_size} {m.kind}"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.config import build, to_dict
+from rnnkit.config import RecurrentConfig, build, to_dict
 from rnnkit.io import atomic_write_json
 from rnnkit.tasks.base import (
     CONFIG_FORMAT,
@@ -67,6 +67,8 @@ def train(
                 f"run directory {out} already exists; resume it with --resume or choose "
                 "another --out"
             )
+    if isinstance(getattr(config, "model", None), RecurrentConfig):
+        config.model.check_memory()
     saved = to_dict(config)
     config.train.quiet = config.train.quiet or quiet  # how this process talks, not the run
     context = distributed.setup(config.train.device)
