@@ -22,7 +22,7 @@ from rnnkit.tasks import base, runner
 from rnnkit.tasks.base import Built, Command, Section, Task
 from rnnkit.train.trainer import TrainConfig
 
-# ---- the whole task: 60 lines ---------------------------------------------------------------
+# ---- the whole task: 62 lines ---------------------------------------------------------------
 SYMBOLS, LENGTH = 6, 5
 
 
