@@ -1,6 +1,7 @@
 """Paired data: Tatoeba/Anki tab files, CSV/TSV/JSONL columns, de-duplication, the split."""
 
 import pytest
+from test_tables import write
 
 from rnnkit.data.paired import Pair, load_pairs, split_key, split_pairs
 
@@ -11,15 +12,6 @@ ANKI = (
     "Go.\tVa !\tCC-BY 2.0 (France) Attribution: the same pair again\n"
     "Go.\tMarche.\n"
 )
-
-
-def write(tmp_path, name, content):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8", newline="")
-    return path
 
 
 @pytest.mark.parametrize("name", ["fra.txt", "fra.tsv"])
