@@ -16,7 +16,7 @@ from rnnkit.diagnostics.experiments import (
     clipping_experiment,
     flow_experiment,
 )
-from rnnkit.diagnostics.report import CLIPPING_PNG, FLOW_PNG, REPORT_JSON, write_report
+from rnnkit.diagnostics.report import write_report
 from rnnkit.layers import KINDS as ALL_KINDS
 from rnnkit.layers import Kind
 
@@ -79,11 +79,7 @@ def run_diagnose(
     report["clipping"] = (
         clipping_experiment(length, steps=clip_steps, **common) if clip_steps > 0 else None
     )
-    report["files"] = []
-    if out_dir is not None:
-        report["files"] = [REPORT_JSON]
-        if not json_only:
-            report["files"] += [FLOW_PNG] + ([CLIPPING_PNG] if report["clipping"] else [])
+    report["files"] = []  # write_report lists the files it writes
     report["seconds"] = time.perf_counter() - started
     if out_dir is not None:
         write_report(report, out_dir, plots=not json_only)

@@ -211,8 +211,8 @@ def diagnose_run(
         "seed": config.train.seed,
         "models": [{"init": "trained", "stage": "trained", **flow}],
         "clipping": None,
-        "files": [],
+        "files": [],  # write_report lists the files it writes
     }
     if out_dir is not None:
-        report["files"] = [p.name for p in write_report(report, out_dir)]
+        write_report(report, out_dir)
     return report
