@@ -71,12 +71,12 @@ class LanguageModelTask(Task):
         search: str = "greedy",
         beam: int = 5,
     ) -> list[dict[str, Any]]:
-        """What ``GET /complete`` answers for each text, in one batch through one engine
-        (`rnnkit.tasks.lm.use.complete` for one text; the options are its)."""
-        from rnnkit.tasks.lm.engine import Request, completer
+        """What ``GET /complete`` answers for each text (`rnnkit.tasks.lm.use.complete_all`;
+        the options are its)."""
+        from rnnkit.tasks.lm.use import complete_all
 
-        engine = completer(loaded, phrase_words=words, max_chars=None, max_k=None)
-        return engine.complete_batch([Request(t, k, phrases, search, beam) for t in inputs])
+        options = {"words": words, "search": search, "beam": beam}
+        return complete_all(loaded, list(inputs), k, phrases, **options)
 
     def format_results(self, results: dict[str, Any]) -> str:
         return format_report(results)

@@ -13,6 +13,7 @@ length is read step by step into the recurrent state. Suggestions never propose 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.models.decoding import sample
 from rnnkit.tasks.base import Loaded
-from rnnkit.tasks.lm.engine import Search, completer
+from rnnkit.tasks.lm.engine import Request, Search, completer
 
 
 @dataclass
@@ -100,8 +101,22 @@ def complete(
     [{"text", "completion", "probability"}], "unknown": [...]}``. Unlike the server, no
     limit on the length of ``text`` or on k.
     """
-    engine = completer(lm, phrase_words=words, max_chars=None, max_k=None, cache_size=64)
-    return engine.complete(text, k, phrases, search, beam)
+    return complete_all(lm, [text], k, phrases, words=words, search=search, beam=beam)[0]
+
+
+def complete_all(
+    lm: LoadedLM,
+    texts: Sequence[str],
+    k: int = 5,
+    phrases: int = 3,
+    *,
+    words: int = 3,
+    search: Search = "greedy",
+    beam: int = 5,
+) -> list[dict]:
+    """`complete` of every text, in one batch through one `Completer`."""
+    engine = completer(lm, phrase_words=words, max_chars=None, max_k=None)
+    return engine.complete_batch([Request(text, k, phrases, search, beam) for text in texts])
 
 
 def format_completion(result: dict) -> str:
