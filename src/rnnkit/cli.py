@@ -65,40 +65,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _flags(which: str) -> dict[str, Option]:
+def _flags(which: str) -> dict[str, list[tuple[str, Option]]]:
     """The task flags of ``rnnkit train`` (``which="train_options"``) or ``rnnkit serve``
-    (``"serve_options"``) by name, each once: tasks may share a flag."""
-    flags: dict[str, Option] = {}
+    (``"serve_options"``) by name, each with the tasks that declare it: tasks may share one."""
+    flags: dict[str, list[tuple[str, Option]]] = {}
     for task in REGISTRY.values():
         for option in getattr(task, which):
-            flags.setdefault(option.flag, option)
+            flags.setdefault(option.flag, []).append((task.name, option))
     return flags
 
 
 def _add_flags(parser: argparse.ArgumentParser, which: str) -> None:
-    for flag, option in _flags(which).items():
-        owners = [t for t in REGISTRY.values() if flag in {o.flag for o in getattr(t, which)}]
-        if option.type is None:  # a switch
-            parser.add_argument(flag, dest=option.dest, action="store_true", help=option.help)
+    for flag, declared in _flags(which).items():
+        first = declared[0][1]
+        if first.type is None:  # a switch
+            parser.add_argument(flag, dest=first.dest, action="store_true", help=first.help)
         else:  # read as given; the run's task converts it (`Option.value`)
-            helps = "; ".join(o.help for t in owners for o in getattr(t, which) if o.flag == flag)
-            parser.add_argument(flag, dest=option.dest, metavar=option.metavar, help=helps)
+            helps = "; ".join(option.help for _, option in declared)
+            parser.add_argument(flag, dest=first.dest, metavar=first.metavar, help=helps)
 
 
 def _given(args: argparse.Namespace, task: Task, which: str) -> list[tuple[Option, Any]]:
     """The task flags the user gave, each with its value as ``task`` reads it; a flag of
     other tasks only is an error that names them."""
-    own = {option.flag: option for option in getattr(task, which)}
     given = []
-    for flag, option in _flags(which).items():
-        raw = getattr(args, option.dest)
+    for flag, declared in _flags(which).items():
+        raw = getattr(args, declared[0][1].dest)
         if raw is None or raw is False:
             continue
-        if flag not in own:
-            owners = [t.name for t in REGISTRY.values()
-                      if flag in {o.flag for o in getattr(t, which)}]  # fmt: skip
-            raise ValueError(f"{flag} applies to {' and '.join(owners)} runs only, not {task.name}")
-        given.append((own[flag], own[flag].value(raw)))
+        own = dict(declared).get(task.name)
+        if own is None:
+            owners = " and ".join(name for name, _ in declared)
+            raise ValueError(f"{flag} applies to {owners} runs only, not {task.name}")
+        given.append((own, own.value(raw)))
     return given
 
 
