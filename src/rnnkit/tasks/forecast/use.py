@@ -83,7 +83,7 @@ def history_file(series: SeriesData, columns: list[str], L: int, H: int) -> dict
     own series needs, so that neither a forecast nor a server reads the training data. The
     last max(L, `HISTORY_SHOWN` * H) rows of the value columns (the target first) as the run
     read them (gaps filled by its ``data.missing``), with their dates in ISO format."""
-    frame = series.frame[columns].iloc[-max(L, HISTORY_SHOWN * H) :]
+    frame = _tail(series, columns, L, H)
     return {"columns": columns, "dates": [d.isoformat() for d in frame.index],
             "values": frame.to_numpy(dtype=np.float64).tolist()}  # fmt: skip
 
@@ -169,7 +169,12 @@ def _recent(fc: LoadedForecaster, source: str | None) -> tuple[pd.DataFrame, str
     if len(series.frame) < L:
         raise ValueError(f"{series.source} has {len(series.frame)} steps; this run reads the "
                          f"last {L}")  # fmt: skip
-    return series.frame[columns].iloc[-max(L, HISTORY_SHOWN * H) :], series.freq
+    return _tail(series, columns, L, H), series.freq
+
+
+def _tail(series: SeriesData, columns: list[str], L: int, H: int) -> pd.DataFrame:
+    """The rows a forecast reads: the last max(L, `HISTORY_SHOWN` * H) of ``columns``."""
+    return series.frame[columns].iloc[-max(L, HISTORY_SHOWN * H) :]
 
 
 def format_forecast(result: dict[str, Any]) -> str:
