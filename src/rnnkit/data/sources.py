@@ -47,13 +47,12 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from rnnkit.data.corpora import SPLITS, corpus_texts, stdlib_texts
-from rnnkit.data.registry import SQLITE_SUFFIXES, Source, dataset, describe, parse_source
+from rnnkit.data.registry import Source, dataset, describe, parse_source
 from rnnkit.data.remote import default_cache_dir
 from rnnkit.data.tables import NotText, no_column, read_table, read_text
 
 __all__ = [
     "OFFICIAL_LAYOUTS",
-    "SQLITE_SUFFIXES",
     "Document",
     "Split",
     "default_cache_dir",

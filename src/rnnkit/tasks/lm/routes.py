@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from rnnkit.data.registry import parse_source
-from rnnkit.data.store import QueryStore, StoreBusy, checked_text, sqlite_path
+from rnnkit.data.store import QueryStore, StoreBusy, checked_text
 from rnnkit.serve.batching import MicroBatcher
 from rnnkit.serve.limits import Budget, OverBudget, Writer, WriterBusy
 from rnnkit.tasks.base import Section
@@ -85,13 +85,13 @@ def default_store(lm: LoadedLM) -> Path:
     A relative store path is read from the current folder, as training read it; a store that
     is not there is an error (feedback must not go into a new, empty file unnoticed).
     """
-    source = lm.config.data.source
-    if parse_source(source).form != "sqlite":
+    source = parse_source(lm.config.data.source)
+    if source.form != "sqlite" or source.path is None:
         return lm.run_dir / "queries.db"
-    path = sqlite_path(source)
+    path = source.path
     if not path.is_file():
         raise ValueError(
-            f"{lm.run_dir} was trained from {source}, which is not at {path.resolve()}; "
+            f"{lm.run_dir} was trained from {source.text}, which is not at {path.resolve()}; "
             "run from the folder training ran in, or give the store with --store"
         )
     return path
