@@ -52,6 +52,11 @@ class ToyData:
     seed: int = 0  # the data's own seed
 
 
+def epochs_for(steps: int, samples: int, batch_size: int) -> int:
+    """The epochs that hold ``steps`` optimizer steps over ``samples`` in batches."""
+    return math.ceil(steps / math.ceil(samples / batch_size))
+
+
 def evaluate(toy: Toy, model: nn.Module, data: Data) -> float:
     was_training = model.training
     model.eval()
@@ -70,11 +75,11 @@ class TourTask(Task):
         steps, batch = toy.steps, toy.batch_size
 
         def train() -> TrainConfig:  # the toy's own budget: `steps` Adam steps, clipped
-            epochs = math.ceil(steps / math.ceil((toy.samples - toy.test_size) / batch))
+            epochs = epochs_for(steps, toy.samples - toy.test_size, batch)
             return TrainConfig(epochs=epochs, max_steps=steps, batch_size=batch, lr=toy.lr,
                                clip_norm=1.0)  # fmt: skip
 
-        # The run config of this toy: `ToyConfig` with the toy's own defaults.
+        # The run config of this toy: data and train sections with the toy's own defaults.
         self.config_class = make_dataclass(f"{toy.name.title()}Config", [
             ("data", ToyData, field(default_factory=lambda: ToyData(toy.samples, toy.test_size))),
             ("train", TrainConfig, field(default_factory=train)),
@@ -139,8 +144,9 @@ def run_toy(name: str, seed: int = 0, steps: int | None = None) -> ToyResult:
     config.data.seed = config.train.seed = seed
     config.train.quiet, config.train.device = True, "cpu"
     if steps is not None:
-        batches = math.ceil((config.data.samples - config.data.test_size) / task.toy.batch_size)
-        config.train.max_steps, config.train.epochs = steps, math.ceil(steps / batches)
+        train_size = config.data.samples - config.data.test_size
+        config.train.epochs = epochs_for(steps, train_size, config.train.batch_size)
+        config.train.max_steps = steps
     _, test = task.parts(config)
     with torch.random.fork_rng(devices=[]), _one_thread():
         torch.manual_seed(seed)
