@@ -1,8 +1,10 @@
 """Sequence classification: ``rnnkit train classify``, one label for a whole sequence.
 
 The task object: `rnnkit.tasks.classify.task` prepares the data and model and reports the
-test scores, `.use` loads a run and labels new inputs, `.commands` adds ``rnnkit classify``
-and ``rnnkit evaluate``, `.routes` serves ``POST /classify`` and its page section.
+test scores, `.use` loads a run, labels new inputs and explains the labels of an
+attention-pooled text run (the weight of each word), `.commands` adds ``rnnkit classify``
+(``--explain``) and ``rnnkit evaluate``, `.routes` serves ``POST /classify`` and its page
+section.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ class ClassifyTask(Task):
         return classifier_of(run)
 
     def predict(
-        self, loaded: Any, inputs: Sequence[Any], top: int | None = None
+        self, loaded: Any, inputs: Sequence[Any], top: int | None = None, explain: bool = False
     ) -> list[dict[str, Any]]:
-        """Each input's label and class probabilities (only the ``top`` likeliest)."""
+        """Each input's label and class probabilities (only the ``top`` likeliest); with
+        ``explain`` (attention-pooled text runs), its tokens' attention ``"weights"`` too."""
         from rnnkit.tasks.classify.use import classify
 
-        return classify(loaded, list(inputs), top=top)
+        return classify(loaded, list(inputs), top=top, explain=explain)
 
     def format_results(self, results: dict[str, Any]) -> str:
         return results["report"]

@@ -3,6 +3,9 @@
     clf = load_run("runs/sentiment")   # rnnkit.tasks.runner.load_run
     classify(clf, ["a moving, beautifully acted film"])
     # [{"label": "pos", "probabilities": {"pos": 0.93, "neg": 0.07}}]
+    classify(clf, ["a moving, beautifully acted film"], explain=True)  # pooling="attention"
+    # [{"label": "pos", "probabilities": {...},
+    #   "weights": [["a", 0.02], ["moving", 0.41], [",", 0.01], ...]}]  # sum to 1
     evaluate_run("runs/sentiment", "reviews_2025.csv", out="runs/sentiment/eval")
 
 A run is loaded from its own files (``config.json``, ``classes.json``, ``vocab.json`` for
@@ -20,7 +23,7 @@ from torch import Tensor
 
 from rnnkit.data import labeled
 from rnnkit.data.registry import parse_source
-from rnnkit.data.tokenizers import Tokenizer, tokenizer_from_dict
+from rnnkit.data.tokenizers import UNK, BPETokenizer, Tokenizer, tokenizer_from_dict
 from rnnkit.io import atomic_write_json
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.base import Loaded
@@ -91,14 +94,76 @@ def _inputs(clf: LoadedClassifier, items: list[Any]) -> dict[str, Tensor]:
     return pad(sequences)
 
 
-def classify(clf: LoadedClassifier, items: list[Any], top: int | None = None) -> list[dict]:
-    """Each item's likeliest label and the probability of every class (or the ``top``)."""
+def classify(
+    clf: LoadedClassifier, items: list[Any], top: int | None = None, explain: bool = False
+) -> list[dict]:
+    """Each item's likeliest label and the probability of every class (or the ``top``).
+
+    ``explain`` (text runs trained with ``model.pooling=attention``): each result also has
+    ``"weights"``, a ``[token, weight]`` pair for every token the network read, in order
+    (see `tokens`), the weights summing to 1: where the attention pooling looked."""
+    if explain:
+        check_explainable(clf)
     batch = _inputs(clf, items)
     probs = predict(clf.model, batch["inputs"], batch["lengths"])
     out = []
     for row in probs.tolist():
         ranked = sorted(zip(clf.classes, row, strict=True), key=lambda pair: -pair[1])
         out.append({"label": ranked[0][0], "probabilities": dict(ranked[:top])})
+    if explain:
+        for result, text, weights in zip(out, items, _attention(clf.model, batch), strict=True):
+            pieces = tokens(clf.tokenizer, text, clf.config.data.max_length)
+            result["weights"] = [list(pair) for pair in zip(pieces, weights, strict=True)]
+    return out
+
+
+def explains(clf: LoadedClassifier) -> str | None:
+    """Why ``clf`` cannot explain its labels (one line), or None when it can."""
+    if clf.tokenizer is None:
+        return (f"{clf.run_dir} classifies numeric sequences; explaining shows the weights of "
+                "the words of a text, so it needs a text run")  # fmt: skip
+    pooling = clf.config.model.pooling
+    if pooling != "attention":
+        return (f"{clf.run_dir} was trained with pooling={pooling}; train with "
+                'model.pooling=attention (or pooling = "attention" in [model] of --config) '
+                "to explain")  # fmt: skip
+    return None
+
+
+def check_explainable(clf: LoadedClassifier) -> None:
+    """A ValueError saying why, when ``clf`` cannot explain (`explains`)."""
+    if (reason := explains(clf)) is not None:
+        raise ValueError(reason)
+
+
+def tokens(tokenizer: Tokenizer, text: str, max_length: int | None) -> list[str]:
+    """The tokens of ``text`` the network reads, as text: a word or char run's tokens as its
+    tokenizer splits them (lowercased if it lowercases; rare ones as they are, not <unk>),
+    a bpe run's pieces of the original text (a character split over several byte tokens is
+    on the first, the rest are ""); cut to ``max_length`` as `encode_texts` cuts the ids,
+    and ``["<unk>"]`` for a text without a token, which the network reads as <unk>."""
+    if isinstance(tokenizer, BPETokenizer):
+        pieces, end = [], 0
+        for start, stop in tokenizer.backend.encode(text, add_special_tokens=False).offsets:
+            pieces.append(text[max(start, end) : stop])
+            end = max(end, stop)
+    else:
+        pieces = tokenizer.words(text)
+    return (pieces[:max_length] if max_length else pieces) or [UNK]
+
+
+@torch.no_grad()
+def _attention(model: SequenceClassifier, batch: dict[str, Tensor], size: int = 256):
+    """Each row's attention weights over its valid steps, in batches, in eval mode."""
+    was_training = model.training
+    model.eval()
+    out: list[list[float]] = []
+    for start in range(0, len(batch["inputs"]), size):
+        lengths = batch["lengths"][start : start + size]
+        inputs = batch["inputs"][start : start + size, : int(lengths.max())]
+        weights = model.attention_weights(inputs, lengths).double()
+        out += [row[:n].tolist() for row, n in zip(weights, lengths.tolist(), strict=True)]
+    model.train(was_training)
     return out
 
 
