@@ -2,77 +2,33 @@
 that `create_app` serves, picks a suggestion with the keyboard, and the pick reaches the store.
 
 One server (uvicorn on a free localhost port, in a thread) and one browser serve the whole
-module. Skipped where /usr/bin/chromium or /usr/bin/chromedriver is missing: `make browser`
-installs them, or says why it could not in .venv/browser-unavailable. Selenium Manager never
-runs (the driver's path is given), so nothing is downloaded.
+module (both from tests/browsing.py). Skipped where /usr/bin/chromium or /usr/bin/chromedriver
+is missing: `make browser` installs them, or says why it could not in
+.venv/browser-unavailable. Selenium Manager never runs (the driver's path is given), so
+nothing is downloaded.
 
 RNNKIT_SCREENSHOT=path.png saves a picture of the page with its suggestions open.
 """
 
 import os
-import socket
 import sqlite3
-import threading
-import time
-import urllib.request
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
+from browsing import chromium, serving, wait
 from rnnkit.serve.app import allowed_hosts, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-UNAVAILABLE = Path(__file__).resolve().parents[2] / ".venv" / "browser-unavailable"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = (900, 560)  # the page's size in CSS pixels, for the screenshot
 QUERY = "what is the best food to eat in las"
-WAIT_S = 10
-
-
-def missing_browser() -> str:
-    """Why the browser cannot run here, or "" when it can."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if not missing:
-        return ""
-    reason = f"{' and '.join(missing)} missing (`make browser` installs them)"
-    if UNAVAILABLE.is_file():
-        reason += f": {UNAVAILABLE.read_text().strip()}"
-    return reason
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if reason := missing_browser():
-        pytest.skip(reason)
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # the console's errors
-    for arg in [*CHROMIUM_ARGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    # The window's size counts the browser's own frame: add it to get the viewport wanted.
-    frame = driver.execute_script("return [outerWidth - innerWidth, outerHeight - innerHeight]")
-    driver.set_window_size(VIEWPORT[0] + frame[0], VIEWPORT[1] + frame[1])
-    yield driver
-    driver.quit()
+    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
@@ -81,27 +37,8 @@ def server(vegas_run, tmp_path_factory):
     ``rnnkit serve RUN --feedback`` serves it."""
     store = tmp_path_factory.mktemp("store") / "queries.db"
     app = create_app(vegas_run, store=store, feedback=True, hosts=allowed_hosts("127.0.0.1"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # the port is held from here on: no race for a free one
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=1) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the server at {url} did not come up") from None
-            time.sleep(0.02)
-    yield url, store
-    uv.should_exit = True
-    thread.join(WAIT_S)
-    sock.close()
-    assert not thread.is_alive(), "the server did not stop"
+    with serving(app) as url:
+        yield url, store
 
 
 @pytest.fixture
@@ -112,11 +49,6 @@ def page(browser, server):
     box = browser.find_element(By.CSS_SELECTOR, "[role=combobox]")
     wait(browser, lambda d: d.switch_to.active_element == box)
     return browser
-
-
-def wait(driver, condition, message: str = ""):
-    """``condition(driver)`` once it is true, checked every 20 ms (Selenium's default: 500)."""
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.02).until(condition, message)
 
 
 def box(driver):
