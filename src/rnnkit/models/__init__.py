@@ -29,7 +29,12 @@ D directions, L layers, C classes, V vocabulary.
 
 from rnnkit.models.attention import Attention
 from rnnkit.models.checks import IGNORE_INDEX
-from rnnkit.models.classifier import SequenceClassifier, SequenceRegressor, pool
+from rnnkit.models.classifier import (
+    ClassifierEnsemble,
+    SequenceClassifier,
+    SequenceRegressor,
+    pool,
+)
 from rnnkit.models.common import RecurrentOutput, length_mask
 from rnnkit.models.feedforward import MLP
 from rnnkit.models.generator import SequenceGenerator
@@ -41,6 +46,7 @@ __all__ = [
     "IGNORE_INDEX",
     "MLP",
     "Attention",
+    "ClassifierEnsemble",
     "LanguageModel",
     "RecurrentOutput",
     "Seq2Seq",

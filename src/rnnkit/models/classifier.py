@@ -195,7 +195,12 @@ class SequenceClassifier(nn.Module):
 
 
 def _head(features: int, outputs: int, size: int | None, dropout: float) -> nn.Module:
-    """Linear(F, O), or with a hidden layer: Linear(F, K) -> ReLU -> Dropout -> Linear(K, O)."""
+    """Linear(F, O), or with a hidden layer: Linear(F, K) -> ReLU -> Dropout -> Linear(K, O).
+
+    The linear layers start Glorot-uniform with zero biases, as Keras's Dense layers do
+    (torch's default is about half as wide here), so the Keras seed model starts from the same
+    distribution in both (bench/keras_seed_model.py).
+    """
     check_probability("head_dropout", dropout, closed=False)
     if size is None:
         if dropout > 0:
@@ -204,11 +209,18 @@ def _head(features: int, outputs: int, size: int | None, dropout: float) -> nn.M
                 UserWarning,
                 stacklevel=3,
             )
-        return nn.Linear(features, outputs)
+        return _glorot(nn.Linear(features, outputs))
     check_positive_int("head_size", size)
     return nn.Sequential(
-        nn.Linear(features, size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(size, outputs)
-    )
+        _glorot(nn.Linear(features, size)), nn.ReLU(), nn.Dropout(dropout),
+        _glorot(nn.Linear(size, outputs)),
+    )  # fmt: skip
+
+
+def _glorot(linear: nn.Linear) -> nn.Linear:
+    nn.init.xavier_uniform_(linear.weight)
+    nn.init.zeros_(linear.bias)
+    return linear
 
 
 class SequenceRegressor(SequenceClassifier):
@@ -232,3 +244,36 @@ class SequenceRegressor(SequenceClassifier):
         if targets is None:
             return prediction, None
         return prediction, regression_loss(prediction, targets)
+
+
+class ClassifierEnsemble(nn.Module):
+    """K classifiers of one shape from different initial weights, trained side by side on
+    the same batches; they predict together with the mean of their class probabilities.
+
+    Call: ``logits, loss = ensemble(inputs, targets=None, lengths=None)``. logits: (N, C),
+    the log of the members' mean probabilities (so a softmax gives that mean back). loss:
+    the mean of the members' losses, each member's gradient its own loss's over K (Adam's
+    steps do not depend on that scale). ``attention_weights`` is the members' mean: it
+    still sums to 1 over each row's valid steps.
+    """
+
+    def __init__(self, members: Sequence[SequenceClassifier]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
+        self.members = nn.ModuleList(members)
+        self.num_classes, self.pooling = members[0].num_classes, members[0].pooling
+
+    def forward(
+        self, inputs: Tensor, targets: Tensor | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        outputs = [member(inputs, targets, lengths) for member in self.members]
+        probs = torch.stack([logits.float().softmax(-1) for logits, _ in outputs]).mean(0)
+        logits = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+        if targets is None:
+            return logits, None
+        return logits, torch.stack([loss for _, loss in outputs]).mean()
+
+    def attention_weights(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """(N, T): the members' mean attention-pooling weights (see `SequenceClassifier`)."""
+        return torch.stack([m.attention_weights(inputs, lengths) for m in self.members]).mean(0)

@@ -48,7 +48,7 @@ from rnnkit.data.batching import TensorBatches
 from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
-from rnnkit.models import SequenceClassifier
+from rnnkit.models import ClassifierEnsemble, SequenceClassifier
 from rnnkit.tasks.base import Built
 from rnnkit.tasks.classify import baselines
 from rnnkit.tasks.classify.metrics import classification_report, plot_confusion
@@ -90,6 +90,7 @@ class ModelConfig(RecurrentConfig):
     head_size: int | None = 64  # a hidden ReLU layer before the output (None: linear head)
     head_dropout: float = 0.2
     class_weights: Literal["none", "balanced"] = "none"  # balanced: weights N / (C * count)
+    ensemble: int = 1  # networks from different initial weights, trained side by side
 
 
 def _train_defaults() -> TrainConfig:
@@ -202,16 +203,19 @@ def build_model(
     vocab_size: int | None,
     input_size: int | None,
     counts: Tensor | None = None,
-) -> SequenceClassifier:
-    """The classifier for token ids (``vocab_size``) or float features (``input_size``).
-    ``counts``: training samples per class, for ``model.class_weights="balanced"``."""
+) -> SequenceClassifier | ClassifierEnsemble:
+    """The classifier for token ids (``vocab_size``) or float features (``input_size``), or
+    ``model.ensemble`` of them. ``counts``: training samples per class, for
+    ``model.class_weights="balanced"``."""
     m = config.model
     weights = None
     if m.class_weights == "balanced":
         counts = torch.ones(num_classes) if counts is None else counts.float()
         weights = (counts.sum() / (num_classes * counts.clamp(min=1))).tolist()
     text = vocab_size is not None
-    return SequenceClassifier(
+    if not isinstance(m.ensemble, int) or m.ensemble < 1:
+        raise ValueError(f"model.ensemble must be a positive number of members, got {m.ensemble}")
+    members = [SequenceClassifier(
         num_classes,
         vocab_size=vocab_size,
         input_size=None if text else input_size,
@@ -225,10 +229,11 @@ def build_model(
         class_weights=weights,
         head_size=m.head_size,
         head_dropout=m.head_dropout,
-    )
+    ) for _ in range(m.ensemble)]  # fmt: skip
+    return members[0] if len(members) == 1 else ClassifierEnsemble(members)
 
 
-def _model(config: ClassifyConfig, prepared: Prepared) -> SequenceClassifier:
+def _model(config: ClassifyConfig, prepared: Prepared) -> SequenceClassifier | ClassifierEnsemble:
     vocab = prepared.tokenizer.vocab_size if prepared.tokenizer is not None else None
     counts = torch.bincount(prepared.parts["train"]["targets"], minlength=len(prepared.classes))
     return build_model(config, len(prepared.classes), vocab, prepared.input_size, counts)
@@ -266,7 +271,8 @@ def build(config: ClassifyConfig, context: Context) -> Built:
 
     def evaluate(model: nn.Module, data: Any) -> dict[str, float]:
         report = scores(model, prepared.parts["val"], prepared.classes)
-        return evaluate_loss(model, data) | {"val_accuracy": report.accuracy}
+        scored = {"val_accuracy": report.accuracy, "val_macro_f1": report.macro_f1}
+        return evaluate_loss(model, data) | scored
 
     def finish(run_dir: Path) -> dict[str, Any]:
         return test_report(config, prepared, run_dir)
@@ -276,7 +282,7 @@ def build(config: ClassifyConfig, context: Context) -> Built:
     }
     if prepared.tokenizer is not None:
         files[VOCAB_FILE] = prepared.tokenizer.to_dict()
-    reports = ("val_loss", "val_accuracy")
+    reports = ("val_loss", "val_accuracy", "val_macro_f1")
     return Built(model, train, val, evaluate, reports, files, finish)
 
 
