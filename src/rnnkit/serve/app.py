@@ -50,11 +50,13 @@ def allowed_hosts(host: str, *more: str) -> list[str]:
 
 
 def describe_model(loaded: Loaded) -> str:
-    """``"2x256 lstm"``: the recurrent stack of a run's model."""
+    """``"2x256 lstm"``: the recurrent stack of a run's model (``"3 x 1x128 gru"`` for an
+    ensemble of three)."""
     m = getattr(loaded.config, "model", None)
     if not isinstance(m, RecurrentConfig):  # a task whose model has no recurrent section
         return type(loaded.model).__name__
-    return f"{m.num_layers}x{m.hidden_size} {m.kind}"
+    members = getattr(m, "ensemble", 1)
+    return f"{members} x " * (members > 1) + f"{m.num_layers}x{m.hidden_size} {m.kind}"
 
 
 def create_app(

@@ -4,9 +4,11 @@ import json
 
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from test_classify import SMALL, sentiment_rows, write_csv
 
 from rnnkit.models import ClassifierEnsemble, SequenceClassifier
+from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
 from rnnkit.tasks.classify.use import classify
 from rnnkit.tasks.runner import load_run
@@ -49,6 +51,8 @@ def test_a_run_of_three_members_trains_loads_and_explains(tmp_path):
     (result,) = classify(run, ["a great film"], explain=True)
     assert sum(p for p in result["probabilities"].values()) == pytest.approx(1, abs=1e-5)
     assert sum(w for _, w in result["weights"]) == pytest.approx(1, abs=1e-5)
+    health = TestClient(create_app(out)).get("/healthz").json()
+    assert health["model"] == "3 x 1x24 lstm" and health["explain"] is True
     with pytest.raises(ValueError, match="model.ensemble must be a positive number"):
         runner.train("classify", tmp_path / "bad", overrides=[*overrides, "model.ensemble=0"])
     assert not (tmp_path / "bad").exists()
