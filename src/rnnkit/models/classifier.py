@@ -244,10 +244,11 @@ class ClassifierEnsemble(nn.Module):
     the same batches; they predict together with the mean of their class probabilities.
 
     Call: ``logits, loss = ensemble(inputs, targets=None, lengths=None)``. logits: (N, C),
-    the log of the members' mean probabilities (so a softmax gives that mean back). loss:
-    the mean of the members' losses, each member's gradient its own loss's over K (Adam's
-    steps do not depend on that scale). ``attention_weights`` is the members' mean: it
-    still sums to 1 over each row's valid steps.
+    the log of the members' mean probabilities (so a softmax gives that mean back). loss: in
+    training, the mean of the members' own losses, so each member learns from its own
+    predictions (a gradient-norm clip still acts on all members' gradients together); in
+    eval mode, the loss of the ensemble's mean prediction, the one it is scored on.
+    ``attention_weights`` is the members' mean: it still sums to 1 over each valid row.
     """
 
     def __init__(self, members: Sequence[SequenceClassifier]) -> None:
@@ -265,7 +266,9 @@ class ClassifierEnsemble(nn.Module):
         logits = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
         if targets is None:
             return logits, None
-        return logits, torch.stack([loss for _, loss in outputs]).mean()
+        if self.training:
+            return logits, torch.stack([loss for _, loss in outputs]).mean()
+        return logits, classification_loss(logits, targets, self.members[0].class_weights)
 
     def attention_weights(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         """(N, T): the members' mean attention-pooling weights (see `SequenceClassifier`)."""

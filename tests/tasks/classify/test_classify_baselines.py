@@ -24,25 +24,45 @@ def parts(n=90):
 
 def test_tfidf_logistic_regression_learns_and_vader_reads_sentiment_names():
     texts, targets = parts()
-    found = baselines.text_baselines(texts, targets, CLASSES)
+    found, notes = baselines.text_baselines(texts, targets, CLASSES)
     (tfidf_name, tfidf), (vader_name, vader) = found.items()
+    assert notes == []
     assert tfidf_name.startswith("TF-IDF + logistic regression (C=") and vader_name == "VADER"
     assert tfidf.accuracy == 1.0  # the class words are all it needs
     assert vader.accuracy > 1 / 3 and len(vader.support) == 3  # a lexicon, untrained
 
 
+def test_tfidf_is_fitted_on_training_and_tuned_on_validation_never_on_test():
+    texts, targets = parts()
+    found, _ = baselines.text_baselines(texts, targets, CLASSES)
+    flipped = dict(targets, test=(targets["test"] + 1) % 3)  # other test labels
+    again, _ = baselines.text_baselines(texts, flipped, CLASSES)
+    assert list(again) == list(found)  # the same C: chosen without the test labels
+    assert next(iter(again.values())).accuracy == 0.0  # and scored on them
+
+
 def test_vader_only_for_sentiment_classes_and_two_classes_by_the_sign():
-    assert baselines.vader_labels(["great"], ["cat", "dog"]) is None
-    assert baselines.vader_labels(["great"], ["neutral", "positive"]) is None  # no negative
-    assert baselines.vader_labels(["great", "awful", "a gate"], CLASSES) == [2, 0, 1]
-    assert baselines.vader_labels(["great", "awful", "a gate"], ["neg", "pos"]) == [1, 0, 1]
+    assert baselines.sentiment_ids(["cat", "dog"]) is None
+    assert baselines.sentiment_ids(["neutral", "positive"]) is None  # no negative
+    texts = ["great", "awful", "a gate"]
+    assert baselines.vader_labels(texts, CLASSES, fallback=0) == [2, 0, 1]
+    assert baselines.vader_labels(texts, ["neg", "pos"], fallback=0) == [1, 0, 0]  # no sentiment
+    assert baselines.vader_labels(texts, ["neg", "pos"], fallback=1) == [1, 0, 1]
+
+
+def test_a_missing_vader_is_said_not_hidden(monkeypatch):
+    texts, targets = parts()
+    monkeypatch.setattr(baselines.importlib.util, "find_spec", lambda name: None)
+    found, notes = baselines.text_baselines(texts, targets, CLASSES)
+    assert "VADER" not in found
+    assert notes == ["VADER skipped: pip install vaderSentiment to score it"]
 
 
 def test_too_little_text_leaves_only_what_needs_no_training():
     texts = {"train": ["a", "b"], "val": ["c"], "test": ["great"]}
     targets = {"train": torch.tensor([0, 2]), "val": torch.tensor([0]), "test": torch.tensor([2])}
-    assert list(baselines.text_baselines(texts, targets, CLASSES)) == ["VADER"]
-    assert baselines.text_baselines(texts, targets, ["x", "y", "z"]) == {}
+    assert list(baselines.text_baselines(texts, targets, CLASSES)[0]) == ["VADER"]
+    assert baselines.text_baselines(texts, targets, ["x", "y", "z"]) == ({}, [])
 
 
 def test_majority_and_pixel_logistic_regression():

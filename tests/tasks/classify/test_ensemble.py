@@ -22,14 +22,16 @@ def members(k=3, pooling="attention"):
 
 def test_the_ensemble_predicts_the_mean_probability_and_trains_on_the_mean_loss():
     parts = members()
-    ensemble = ClassifierEnsemble(parts).eval()
+    ensemble = ClassifierEnsemble(parts)  # no dropout in these members: train mode is exact
     ids, targets = torch.randint(0, 20, (4, 7)), torch.tensor([0, 1, 2, 0])
     lengths = torch.tensor([7, 5, 3, 1])
     logits, loss = ensemble(ids, targets, lengths)
     alone = [m(ids, targets, lengths) for m in parts]
     mean = torch.stack([out.softmax(-1) for out, _ in alone]).mean(0)
     assert torch.allclose(logits.softmax(-1), mean, atol=1e-6)
-    assert torch.allclose(loss, torch.stack([l for _, l in alone]).mean())
+    assert torch.allclose(loss, torch.stack([l for _, l in alone]).mean())  # each its own
+    _, scored = ensemble.eval()(ids, targets, lengths)  # evaluation: the mean prediction's
+    assert torch.allclose(scored, torch.nn.functional.nll_loss(mean.log(), targets), atol=1e-6)
     assert not torch.allclose(alone[0][0], alone[1][0])  # the members start apart
     weights = ensemble.attention_weights(ids, lengths)
     assert torch.allclose(weights.sum(-1), torch.ones(4)) and (weights[3, 1:] == 0).all()

@@ -8,7 +8,7 @@
 - ``VADER`` (texts whose classes are sentiments): the lexicon and rules of Hutto & Gilbert
   (2014), package ``vaderSentiment``, untrained: compound score >= 0.05 is positive, <= -0.05
   negative, between neutral (the thresholds its authors give); with no neutral class, the
-  sign decides.
+  sign decides (no sentiment at all: the most frequent training class).
 - ``logistic regression on pixels`` (images): the flattened rows, standardized, C=0.1, at
   most `MAX_ITER` iterations of L-BFGS (seconds on 60,000 images).
 
@@ -18,6 +18,7 @@ whether the network beats it on macro-F1.
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,15 @@ from torch import Tensor
 
 from rnnkit.tasks.classify.metrics import ClassReport, classification_report
 
-__all__ = ["C_GRID", "image_baselines", "majority", "text_baselines", "vader_labels", "verdict"]
+__all__ = [
+    "C_GRID",
+    "image_baselines",
+    "majority",
+    "sentiment_ids",
+    "text_baselines",
+    "vader_labels",
+    "verdict",
+]
 
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 POSITIVE, NEGATIVE, NEUTRAL = ("positive", "pos"), ("negative", "neg"), ("neutral",)
@@ -43,9 +52,11 @@ def majority(train: Tensor, test: Tensor, classes: list[str]) -> tuple[int, Clas
 
 def text_baselines(
     texts: dict[str, Sequence[str]], targets: dict[str, Tensor], classes: list[str]
-) -> dict[str, ClassReport]:
+) -> tuple[dict[str, ClassReport], list[str]]:
     """TF-IDF + logistic regression, and VADER when the classes are sentiments; ``texts``
-    and ``targets`` hold the "train", "val" and "test" parts."""
+    and ``targets`` hold the "train", "val" and "test" parts. Also the lines that say why a
+    baseline is missing. The baselines read whole texts (the network its first
+    ``data.max_length`` tokens)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -56,7 +67,7 @@ def text_baselines(
     except ValueError:  # no word seen twice: too little text for this baseline
         x = None
     if x is None or len(np.unique(y)) < 2:
-        return _vader(texts["test"], targets["test"], classes)
+        return _vader(texts["test"], targets, classes)
     val, test = tfidf.transform(texts["val"]), tfidf.transform(texts["test"])
     best = None
     for c in C_GRID:
@@ -67,19 +78,25 @@ def text_baselines(
     _, c, model = best
     tfidf_lr = f"TF-IDF + logistic regression (C={c:g})"
     report = classification_report(targets["test"].tolist(), model.predict(test), classes)
-    return {tfidf_lr: report} | _vader(texts["test"], targets["test"], classes)
+    found, notes = _vader(texts["test"], targets, classes)
+    return {tfidf_lr: report} | found, notes
 
 
-def _vader(texts: Sequence[str], targets: Tensor, classes: list[str]) -> dict[str, ClassReport]:
-    predicted = vader_labels(texts, classes)
-    if predicted is None:
-        return {}
-    return {"VADER": classification_report(targets.tolist(), predicted, classes)}
+def _vader(
+    texts: Sequence[str], targets: dict[str, Tensor], classes: list[str]
+) -> tuple[dict[str, ClassReport], list[str]]:
+    if sentiment_ids(classes) is None:
+        return {}, []
+    if importlib.util.find_spec("vaderSentiment") is None:
+        return {}, ["VADER skipped: pip install vaderSentiment to score it"]
+    fallback = int(np.bincount(targets["train"].numpy(), minlength=len(classes)).argmax())
+    predicted = vader_labels(texts, classes, fallback)
+    return {"VADER": classification_report(targets["test"].tolist(), predicted, classes)}, []
 
 
-def vader_labels(texts: Sequence[str], classes: list[str]) -> list[int] | None:
-    """VADER's class id for each text, or None when the classes are not sentiments (or the
-    ``vaderSentiment`` package is missing)."""
+def sentiment_ids(classes: list[str]) -> dict[int, int] | None:
+    """{-1: negative's id, 1: positive's, 0: neutral's when there is one}, or None when the
+    classes are not sentiments."""
     ids = {}
     for group, sign in ((NEGATIVE, -1), (NEUTRAL, 0), (POSITIVE, 1)):
         found = [i for i, name in enumerate(classes) if name.casefold() in group]
@@ -87,16 +104,24 @@ def vader_labels(texts: Sequence[str], classes: list[str]) -> list[int] | None:
             ids[sign] = found[0]
     if len(ids) != len(classes) or -1 not in ids or 1 not in ids:
         return None
-    try:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    except ImportError:
-        return None
+    return ids
+
+
+def vader_labels(texts: Sequence[str], classes: list[str], fallback: int) -> list[int]:
+    """VADER's class id for each text (classes must be sentiments, `sentiment_ids`). Two
+    classes: the sign of the compound score decides, and a text with no sentiment at all
+    (compound 0) gets ``fallback``, the most frequent training class."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    ids = sentiment_ids(classes)
+    if ids is None:
+        raise ValueError(f"VADER needs sentiment classes, got {', '.join(classes)}")
     analyser = SentimentIntensityAnalyzer()
     out = []
     for text in texts:
         compound = analyser.polarity_scores(text)["compound"]
-        if 0 not in ids:  # two classes: the sign decides
-            out.append(ids[1] if compound >= 0 else ids[-1])
+        if 0 not in ids:  # two classes
+            out.append(fallback if compound == 0 else ids[1] if compound > 0 else ids[-1])
         elif abs(compound) < VADER_THRESHOLD:
             out.append(ids[0])
         else:

@@ -119,6 +119,7 @@ class Prepared:
     input_size: int | None  # features per step of numeric sequences
     split: str = ""  # how the test part was chosen ("official", "i % 10", ...)
     texts: dict[str, list[str]] = field(default_factory=dict)  # text runs: each part's texts
+    kind: str = "text"  # "text", "image" or "numeric"
 
 
 def pad(sequences: list[Tensor]) -> dict[str, Tensor]:
@@ -181,8 +182,8 @@ def prepare(data: DataConfig) -> Prepared:
     if kind == "text":
         texts = {"train": [train_x[i] for i in keep.tolist()],
                  "val": [train_x[i] for i in val.tolist()], "test": list(test_x)}  # fmt: skip
-        tokenizer = build_tokenizer(
-            data.level, train_x, vocab_size=data.vocab_size, min_count=data.min_count,
+        tokenizer = build_tokenizer(  # the training part's words only, as the baselines
+            data.level, texts["train"], vocab_size=data.vocab_size, min_count=data.min_count,
             lowercase=data.lowercase,
         )  # fmt: skip
         train_x = encode_texts(tokenizer, train_x, data.max_length)
@@ -194,7 +195,7 @@ def prepare(data: DataConfig) -> Prepared:
         "test": pad(test_x) | {"targets": labeled.encode_labels(test_y, classes)},
     }
     input_size = None if kind == "text" else int(parts["train"]["inputs"].shape[-1])
-    return Prepared(parts, classes, tokenizer, input_size, source.rule, texts)
+    return Prepared(parts, classes, tokenizer, input_size, source.rule, texts, kind)
 
 
 def build_model(
@@ -295,9 +296,10 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
     counts = {name: len(part["targets"]) for name, part in prepared.parts.items()}
     targets = {name: part["targets"] for name, part in prepared.parts.items()}
     most, majority = baselines.majority(targets["train"], targets["test"], prepared.classes)
-    if prepared.texts:
-        others = baselines.text_baselines(prepared.texts, targets, prepared.classes)
-    else:
+    others, notes = {}, []
+    if prepared.kind == "text":
+        others, notes = baselines.text_baselines(prepared.texts, targets, prepared.classes)
+    elif prepared.kind == "image":
         inputs = {name: part["inputs"] for name, part in prepared.parts.items()}
         others = baselines.image_baselines(inputs, targets, prepared.classes)
     compared = {f"majority class ({prepared.classes[most]})": majority} | others
@@ -307,5 +309,5 @@ def test_report(config: ClassifyConfig, prepared: Prepared, run_dir: Path) -> di
         "majority_class": prepared.classes[most],
         "majority_accuracy": majority.accuracy,
         "baselines": baselines.to_dict(compared),
-        "report": report.format() + "\n" + baselines.verdict(report, compared),
+        "report": "\n".join([report.format(), baselines.verdict(report, compared), *notes]),
     }

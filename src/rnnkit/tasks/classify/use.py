@@ -201,13 +201,20 @@ def read_numbers(path: str | Path, input_size: int) -> list[Tensor]:
 def evaluate_run(
     run_dir: str | Path, source: str, out: str | Path | None = None, **columns: str
 ) -> ClassReport:
-    """Score a run on labelled data: the test part of digits / mnist / imdb, or every row of a
-    .csv/.tsv/.jsonl file (``text_column``, ``label_column`` as in training unless given).
-    With ``out``, writes ``evaluation.json`` and ``confusion.png`` there."""
+    """Score a run on labelled data: the test part of a named source or folder, or every row
+    of a .csv/.tsv/.jsonl file (``text_column``, ``label_column`` as in training unless
+    given). A run trained on some labels (``data.labels``) is scored on the rows of those
+    labels; ``data.min_confidence`` is kept for ``tweets`` only. With ``out``, writes
+    ``evaluation.json`` and ``confusion.png`` there."""
     clf = load_run_of("classify", run_dir)
-    data = DataConfig(**{**clf.config.data.__dict__, "source": source, **columns})
+    confidence = clf.config.data.min_confidence if source == "tweets" else 0.0
+    data = DataConfig(**{**clf.config.data.__dict__, "source": source,
+                         "min_confidence": confidence, **columns})  # fmt: skip
     if parse_source(source).form == "table":  # every row is evaluation data
         items, labels, kind = read_table(data)
+        if data.labels is not None:
+            kept = [(x, y) for x, y in zip(items, labels, strict=True) if y in data.labels]
+            items, labels = [x for x, _ in kept], [y for _, y in kept]
     else:  # a named or folder source: its test part
         split = read_source(data)
         items, labels, kind = split.test_inputs, split.test_labels, split.kind
