@@ -20,6 +20,7 @@ from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
 
 LINES = ["a wonderful film, the plot <b>very</b> good", "an awful & boring story"]
+READ = 10  # tokens the network reads of a text: the first line has more
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def run(tmp_path_factory):
     overrides = [f"data.source={json.dumps(str(folder / 'reviews.csv'))}", "data.min_count=1",
                  "model.pooling=attention", "model.hidden_size=8", "model.embedding_dim=8",
                  "model.num_layers=1", "model.head_size=none", "model.head_dropout=0",
-                 "train.epochs=1"]  # fmt: skip
+                 "train.epochs=1", f"data.max_length={READ}"]  # fmt: skip
     runner.train("classify", folder / "run", overrides=overrides, quiet=True)
     return folder / "run"
 
@@ -79,7 +80,11 @@ def test_each_text_shows_its_label_probabilities_and_weighed_words(page, run):
         assert len(shares) == 2 and all(s.endswith("%") for s in shares)
         assert sum(float(s.rstrip("%")) for s in shares) == pytest.approx(100, abs=0.2)
         marks = item.find_elements(By.CSS_SELECTOR, "mark.token")
-        assert [m.text for m in marks] == tokenizer.words(line)
+        words = tokenizer.words(line)
+        assert [m.text for m in marks] == words[:READ]
+        unread = item.find_elements(By.CLASS_NAME, "unread")
+        assert [u.text for u in unread] == ([f"… {len(words) - READ} more not read"]
+                                            if len(words) > READ else [])  # fmt: skip
         weights = [float(m.get_attribute("data-weight")) for m in marks]
         assert sum(weights) == pytest.approx(1, abs=1e-5)
         assert all(m.get_attribute("title").endswith("% of the attention") for m in marks)

@@ -69,6 +69,8 @@ def test_weights_are_the_texts_tokens_and_sum_to_one(attention_run):
     assert [w for w, _ in results[0]["weights"]] == ["great", "movie", ",", "a", "zebra", "plot",
                                                       "!"]  # fmt: skip
     assert len(results[1]["weights"]) == MAX_LENGTH  # cut as the model's input is
+    words = clf.tokenizer.words(TEXTS[1])
+    assert results[1]["unread"] == len(words) - MAX_LENGTH > 0 and "unread" not in results[0]
     assert clf.task.predict(clf, TEXTS, top=1, explain=True) == [
         r | {"probabilities": dict(list(r["probabilities"].items())[:1])} for r in results
     ]
@@ -93,6 +95,7 @@ def test_cli_explain_prints_the_weighed_words(attention_run, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4  # a label line and a words line per text
     assert "zebra" in lines[1] and "%" in lines[1] and "(+" in lines[3]  # 12 words, 8 shown
+    assert "more not read" in lines[3] and "not read" not in lines[1]
     assert main([*argv, "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     clf = load_run(attention_run)

@@ -63,7 +63,8 @@ def _classify(args: argparse.Namespace) -> int:
         probs = "  ".join(f"{label} {p:.1%}" for label, p in result["probabilities"].items())
         print(f"{result['label']:<12} {probs}   <- {shown[:60]}")
         if "weights" in result:
-            print(f"{'':<12} {strongest(result['weights'])}")
+            unread = f"  ({result['unread']} more not read)" if "unread" in result else ""
+            print(f"{'':<12} {strongest(result['weights'])}{unread}")
     return 0
 
 

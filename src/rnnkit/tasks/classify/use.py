@@ -101,7 +101,8 @@ def classify(
 
     ``explain`` (text runs trained with ``model.pooling=attention``): each result also has
     ``"weights"``, a ``[token, weight]`` pair for every token the network read, in order
-    (see `tokens`), the weights summing to 1: where the attention pooling looked."""
+    (see `tokens`), the weights summing to 1: where the attention pooling looked; and
+    ``"unread"``, the count of tokens past ``data.max_length``, when there are any."""
     if explain:
         check_explainable(clf)
     batch = _inputs(clf, items)
@@ -111,9 +112,12 @@ def classify(
         ranked = sorted(zip(clf.classes, row, strict=True), key=lambda pair: -pair[1])
         out.append({"label": ranked[0][0], "probabilities": dict(ranked[:top])})
     if explain:
+        cut = clf.config.data.max_length
         for result, text, weights in zip(out, items, _attention(clf.model, batch), strict=True):
-            pieces = tokens(clf.tokenizer, text, clf.config.data.max_length)
+            pieces = tokens(clf.tokenizer, text, cut)
             result["weights"] = [list(pair) for pair in zip(pieces, weights, strict=True)]
+            if unread := len(tokens(clf.tokenizer, text, None)) - len(pieces):
+                result["unread"] = unread
     return out
 
 

@@ -69,6 +69,9 @@
       mark.style.setProperty("--strength", Math.min(1, weight / even / 3).toFixed(3));
       text.append(mark);
     });
+    if (result.unread) {
+      text.append(" ", element("span", "unread", `… ${result.unread} more not read`));
+    }
     return text;
   }
 
