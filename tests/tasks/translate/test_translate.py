@@ -9,14 +9,17 @@ import re
 
 import pytest
 import sacrebleu
+import torch
 from fastapi.testclient import TestClient
 
 from rnnkit.cli import main
+from rnnkit.models.decoding import greedy
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
-from rnnkit.tasks.translate.scores import score, translate_texts
-from rnnkit.tasks.translate.use import translate
+from rnnkit.tasks.translate.scores import score
+from rnnkit.tasks.translate.task import pad_sources
+from rnnkit.tasks.translate.use import attention_matrix, translate
 
 WORDS = {"le": "the", "chat": "cat", "chien": "dog", "oiseau": "bird", "poisson": "fish",
          "cheval": "horse", "petit": "small", "grand": "big", "rouge": "red", "vert": "green",
@@ -66,12 +69,16 @@ def test_the_mapping_is_learned_and_scored_beside_the_baselines(run):
     assert sum(parts.values()) == 300 and parts["test"] == len(results["examples"])
 
 
-def test_beam_one_is_greedy_and_a_run_translates_unseen_sentences(run):
+def test_beam_one_is_greedy_decoding(run):
     loaded = load_run(run)
     texts = ["le cheval vert aime le chat", "le poisson petit voit le chien"]
     assert translate(loaded, texts) == [english(t) for t in texts]
-    greedy = translate_texts(loaded.model.seq2seq, texts, loaded.source, loaded.target, beam=1)
-    assert translate(loaded, texts, beam=1) == greedy
+    seq2seq, eos = loaded.model.seq2seq, loaded.target.eos_id
+    tokens, state = seq2seq.start(*pad_sources([loaded.source.encode(t) for t in texts]))
+    plain = greedy(seq2seq, tokens, state, max_length=20, eos=eos)
+    rows = zip(plain.tokens.tolist(), plain.lengths.tolist(), strict=True)
+    decoded = [loaded.target.decode([i for i in row[:n] if i != eos]).strip() for row, n in rows]
+    assert translate(loaded, texts, beam=1) == decoded
     with pytest.raises(ValueError, match="beam must be a positive int"):
         translate(loaded, texts, beam=0)
     with pytest.raises(ValueError, match="at least one non-empty text"):
@@ -120,3 +127,18 @@ def test_bad_data_is_one_line_and_nothing_is_written(tmp_path, capsys, source, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(message, err), err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_attention_matrix_is_drawn_and_each_row_is_a_distribution(run, tmp_path):
+    loaded = load_run(run)
+    sources, targets, weights = attention_matrix(loaded, "le chat rouge mange le poisson")
+    assert "".join(targets[:-1]).strip() == "the red cat eats the fish"
+    assert weights.shape == (len(targets), len(sources))
+    assert torch.allclose(weights.sum(-1), torch.ones(len(targets)), atol=1e-5)
+    png = tmp_path / "attention.png"
+    assert main(["translate", str(run), "le chat rouge mange le poisson", "--attention",
+                 str(png)]) == 0  # fmt: skip
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded.model.seq2seq.attention = None  # as a run trained with model.attention=none
+    with pytest.raises(ValueError, match="trained with model.attention=none"):
+        attention_matrix(loaded, "le chat")

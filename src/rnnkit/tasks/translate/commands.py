@@ -2,7 +2,7 @@
 
 Texts come as arguments, from ``--file`` (one sentence a line) or, with neither, from
 standard input; the translations are printed one a line (with ``--json``, source and
-translation pairs).
+translation pairs). ``--attention out.png`` draws the attention matrix of the first.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", help="one sentence per line ('-' or nothing: standard input)")
     p.add_argument("--beam", type=int, help="beam size (1: greedy; default: the run's)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--attention", metavar="PNG", help="draw where the decoder looked while "
+                   "translating the first sentence (greedily)")  # fmt: skip
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -36,6 +38,10 @@ def _translate(args: argparse.Namespace) -> int:
     else:
         texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
     results = run.task.predict(run, texts, beam=args.beam)
+    if args.attention:
+        from rnnkit.tasks.translate.use import plot_attention
+
+        plot_attention(run, texts[0], args.attention)
     if args.json:
         pairs = [{"source": t, **r} for t, r in zip(texts, results, strict=True)]
         print(json.dumps(pairs, indent=2, ensure_ascii=False))

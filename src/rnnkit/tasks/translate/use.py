@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.runner import load_run_weights
@@ -95,3 +98,44 @@ def test_report(run: LoadedTranslator, corpus) -> dict[str, Any]:
         lines += [f"\n  {e['source']}", f"  = {e['reference']}", f"  > {e['network']}"]
     return {"scores": table, "data": corpus.about, "examples": examples[:100],
             "report": "\n".join(lines)}  # fmt: skip
+
+
+@torch.no_grad()
+def attention_matrix(run: LoadedTranslator, text: str) -> tuple[list[str], list[str], Tensor]:
+    """Where the decoder looked while translating ``text`` (greedily): (source pieces,
+    target pieces with the closing ``<eos>``, (T, S) weights, each row summing to 1).
+    A run trained without attention has none to show: a ValueError says so."""
+    model = run.model.seq2seq
+    if model.attention is None:
+        raise ValueError(f"{run.run_dir} was trained with model.attention=none: no attention "
+                         "to draw")  # fmt: skip
+    (translation,) = translate(run, [text], beam=1)
+    source_ids = run.source.encode(text) or [run.source.unk_id]
+    target_ids = [*run.target.encode(translation), run.target.eos_id]
+    was_training = model.training
+    model.eval()
+    output, _ = model(torch.tensor([source_ids]), torch.tensor([target_ids]))
+    model.train(was_training)
+    piece = lambda tok, i: tok.token(i) if i == tok.eos_id else tok.decode([i])  # noqa: E731
+    return ([piece(run.source, i) for i in source_ids],
+            [piece(run.target, i) for i in target_ids], output.attention[0])  # fmt: skip
+
+
+def plot_attention(run: LoadedTranslator, text: str, path: str | Path) -> None:
+    """Draw `attention_matrix` of ``text`` into the PNG ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sources, targets, weights = attention_matrix(run, text)
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(sources), 1 + 0.4 * len(targets)))
+    ax.imshow(weights.numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(sources)), [s.strip() or "␣" for s in sources], rotation=60,
+                  ha="right")  # fmt: skip
+    ax.set_yticks(range(len(targets)), [t.strip() or "␣" for t in targets])
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
