@@ -19,6 +19,14 @@ import torch
 from torch import Tensor
 
 
+def pad_sequences(sequences: list[Tensor], padding_value: float = 0) -> tuple[Tensor, Tensor]:
+    """Variable-length (T_i, ...) sequences -> (padded (N, T, ...), lengths (N,))."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    padded = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True,
+                                             padding_value=padding_value)  # fmt: skip
+    return padded, lengths
+
+
 def _check_shard(batch_size: int, rank: int, world_size: int) -> int:
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}")

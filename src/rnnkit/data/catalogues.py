@@ -20,6 +20,7 @@ sentence pairs, English first:
 
 from __future__ import annotations
 
+import codecs
 import re
 import struct
 from dataclasses import dataclass, field
@@ -96,12 +97,11 @@ def read_mo(path: str | Path) -> dict[str, str]:
     header = values[keys.index(b"")].decode("ascii", "replace") if b"" in keys else ""
     charset = match.group(1) if (match := _CHARSET.search(header)) else "utf-8"
     try:
-        decode = lambda b: b.decode(charset, "replace")  # noqa: E731
-        decode(b"")
+        codecs.lookup(charset)
     except LookupError:
         raise ValueError(f"{path} names an unknown charset {charset!r}") from None
     return {
-        decode(key.rpartition(b"\x04")[2]): decode(value)
+        key.rpartition(b"\x04")[2].decode(charset, "replace"): value.decode(charset, "replace")
         for key, value in zip(keys, values, strict=True)
         if key
     }

@@ -261,7 +261,9 @@ class ClassifierEnsemble(nn.Module):
     def forward(
         self, inputs: Tensor, targets: Tensor | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        outputs = [member(inputs, targets, lengths) for member in self.members]
+        # Members score their own predictions only in training: evaluation scores the mean.
+        own = targets if self.training else None
+        outputs = [member(inputs, own, lengths) for member in self.members]
         probs = torch.stack([logits.float().softmax(-1) for logits, _ in outputs]).mean(0)
         logits = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
         if targets is None:

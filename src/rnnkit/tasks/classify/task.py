@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from rnnkit.config import RecurrentConfig
 from rnnkit.data import labeled
-from rnnkit.data.batching import TensorBatches
+from rnnkit.data.batching import TensorBatches, pad_sequences
 from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
@@ -124,8 +124,7 @@ class Prepared:
 
 def pad(sequences: list[Tensor]) -> dict[str, Tensor]:
     """Variable-length (T_i, ...) sequences -> {"inputs": padded (N, T, ...), "lengths": (N,)}."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    inputs = nn.utils.rnn.pad_sequence(sequences, batch_first=True)
+    inputs, lengths = pad_sequences(sequences)
     return {"inputs": inputs, "lengths": lengths}
 
 

@@ -114,9 +114,10 @@ def classify(
     if explain:
         cut = clf.config.data.max_length
         for result, text, weights in zip(out, items, _attention(clf.model, batch), strict=True):
-            pieces = tokens(clf.tokenizer, text, cut)
+            every = tokens(clf.tokenizer, text, None)
+            pieces = every[:cut] if cut else every  # as `tokens` cuts them
             result["weights"] = [list(pair) for pair in zip(pieces, weights, strict=True)]
-            if unread := len(tokens(clf.tokenizer, text, None)) - len(pieces):
+            if unread := len(every) - len(pieces):
                 result["unread"] = unread
     return out
 

@@ -9,7 +9,6 @@ translate``, `.routes` serves ``POST /translate`` and its page section.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -70,5 +69,4 @@ def tokenizers_of(artefacts: dict[str, Any]):
         raise ValueError(f"{SOURCE_VOCAB} or {TARGET_VOCAB} is damaged ({e})") from None
 
 
-STATIC = Path(__file__).parent / "static"
 TASK = register(TranslateTask())

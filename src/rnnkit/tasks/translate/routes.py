@@ -9,15 +9,16 @@ cannot take (empty texts, too many, a beam out of range) get a 422 that says why
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from rnnkit.tasks.base import Section
-from rnnkit.tasks.translate import STATIC
 from rnnkit.tasks.translate.use import LoadedTranslator, translate
 
+STATIC = Path(__file__).parent / "static"
 MAX_INPUTS, MAX_CHARS, MAX_BEAM = 32, 500, 16
 
 

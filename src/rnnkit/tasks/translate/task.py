@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.config import RecurrentConfig
+from rnnkit.data.batching import pad_sequences
 from rnnkit.data.catalogues import catalogue_pairs, ding_pairs
 from rnnkit.data.paired import Pair, load_pairs, split_pairs
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
@@ -139,9 +140,7 @@ def encode_pairs(
 
 def pad_sources(sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
     """(N, S) padded ids and (N,) lengths."""
-    lengths = torch.tensor([len(s) for s in sequences])
-    padded = nn.utils.rnn.pad_sequence([torch.tensor(s) for s in sequences], batch_first=True)
-    return padded, lengths
+    return pad_sequences([torch.tensor(s) for s in sequences])
 
 
 class BucketBatches:
@@ -164,8 +163,7 @@ class BucketBatches:
     def epoch(self, epoch: int, start: int = 0) -> Iterator[dict[str, Tensor]]:
         n, size = len(self.encoded), self.batch_size
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=generator).tolist() if self.shuffle else range(n)
-        order = list(order)
+        order = torch.randperm(n, generator=generator).tolist() if self.shuffle else list(range(n))
         batches = []
         for at in range(0, n, size * self.CHUNK):
             chunk = sorted(order[at : at + size * self.CHUNK],
@@ -178,10 +176,8 @@ class BucketBatches:
 
     def gather(self, rows: list[int]) -> dict[str, Tensor]:
         inputs, lengths = pad_sources([self.encoded[i][0] for i in rows])
-        targets = nn.utils.rnn.pad_sequence(
-            [torch.tensor(self.encoded[i][1]) for i in rows], batch_first=True,
-            padding_value=IGNORE_INDEX,
-        )  # fmt: skip
+        targets, _ = pad_sequences([torch.tensor(self.encoded[i][1]) for i in rows],
+                                   padding_value=IGNORE_INDEX)  # fmt: skip
         return {"inputs": inputs, "lengths": lengths, "targets": targets}
 
 
