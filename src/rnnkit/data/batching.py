@@ -13,7 +13,7 @@ A batch is a dict whose keys are the model's ``forward`` arguments (``inputs``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -25,6 +25,25 @@ def pad_sequences(sequences: list[Tensor], padding_value: float = 0) -> tuple[Te
     padded = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True,
                                              padding_value=padding_value)  # fmt: skip
     return padded, lengths
+
+
+def length_buckets(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator | None = None,
+    chunk: int = 50,
+) -> list[list[int]]:  # fmt: skip
+    """Batches of indices of similar ``lengths``, so a batch pads little: the indices
+    shuffled by ``generator`` (kept in order without one), cut into chunks of ``chunk``
+    batches, each chunk sorted by length and cut into batches, and the batches shuffled
+    again, so the order still changes from epoch to epoch."""
+    n = len(lengths)
+    order = torch.randperm(n, generator=generator).tolist() if generator else list(range(n))
+    batches = []
+    for at in range(0, n, batch_size * chunk):
+        part = sorted(order[at : at + batch_size * chunk], key=lengths.__getitem__)
+        batches += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
+    if generator:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+    return batches
 
 
 def _check_shard(batch_size: int, rank: int, world_size: int) -> int:

@@ -13,11 +13,12 @@ import torch
 from fastapi.testclient import TestClient
 
 from rnnkit.cli import main
+from rnnkit.data.paired import Pair
 from rnnkit.models.decoding import greedy
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
-from rnnkit.tasks.translate.scores import score
+from rnnkit.tasks.translate.scores import best_threshold, combine, memory, score
 from rnnkit.tasks.translate.task import pad_sources
 from rnnkit.tasks.translate.use import attention_matrix, translate
 
@@ -59,7 +60,15 @@ def run(tmp_path_factory):
 def test_the_mapping_is_learned_and_scored_beside_the_baselines(run):
     results = json.loads((run / "results.json").read_text())
     table = results["scores"]
-    assert set(table) == {"network, greedy", "network, beam 3", "copy", "translation memory"}
+    assert set(table) == {
+        "network, greedy",
+        "network, beam 3",
+        "network or memory",
+        "copy",
+        "translation memory",
+    }
+    assert table["network or memory"]["bleu"] >= table["translation memory"]["bleu"]
+    assert 0.5 <= results["combination"]["threshold"] <= 1.01
     exact = [e["network"] == e["reference"] for e in results["examples"]]
     assert sum(exact) / len(exact) >= 0.95, results["report"]
     assert table["network, beam 3"]["bleu"] > table["translation memory"]["bleu"] + 20
@@ -91,6 +100,22 @@ def test_scores_are_sacrebleus():
     assert found["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert found["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
     assert score(refs, refs) == pytest.approx({"bleu": 100.0, "chrf": 100.0})
+
+
+def test_the_memory_finds_near_twins_and_the_combination_trusts_only_close_ones():
+    train = [Pair("impossible d'ouvrir le fichier", "cannot open the file"),
+             Pair("fichier introuvable", "file not found")]  # fmt: skip
+    sources = ["impossible d'ouvrir le fichier", "impossible d'ouvrir le répertoire", "zzz"]
+    remembered, similarity = memory(train, sources)
+    assert remembered[:2] == ["cannot open the file"] * 2
+    assert similarity[0] == pytest.approx(1) and 0.3 < similarity[1] < 1 and similarity[2] == 0
+    network = ["cannot open file", "cannot open the directory", "?"]
+    assert combine(network, remembered, similarity, 1.0) == [remembered[0], *network[1:]]
+    assert combine(network, remembered, similarity, 1.01) == network
+    references = ["cannot open the file", "cannot open the directory", "zzz"]
+    # the exact twin helps, the near one does not: only exact matches are taken
+    assert best_threshold(network, remembered, similarity, references) > similarity[1]
+    assert best_threshold(network, remembered, similarity, references) <= 1
 
 
 def test_the_command_and_the_route(run, capsys, monkeypatch, tmp_path):

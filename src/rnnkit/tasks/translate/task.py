@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.config import RecurrentConfig
-from rnnkit.data.batching import pad_sequences
+from rnnkit.data.batching import length_buckets, pad_sequences
 from rnnkit.data.catalogues import catalogue_pairs, ding_pairs
 from rnnkit.data.paired import Pair, load_pairs, split_pairs
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
@@ -144,11 +144,9 @@ def pad_sources(sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
 
 
 class BucketBatches:
-    """Batches of pairs of similar source length: each epoch the pairs are shuffled (seeded),
-    cut into chunks of 50 batches, each chunk sorted by source length and cut into batches,
-    and the batches shuffled, so a batch pads little and the order still changes."""
+    """Batches of pairs of similar source length (`rnnkit.data.batching.length_buckets`),
+    shuffled each epoch (seeded) when ``shuffle``."""
 
-    CHUNK = 50
     stateful = False  # independent batches: no state carried between them
 
     def __init__(self, encoded: list[tuple[list[int], list[int]]], batch_size: int,
@@ -156,21 +154,15 @@ class BucketBatches:
         if not encoded:
             raise ValueError("no pairs to batch: every pair is longer than data.max_tokens")
         self.encoded, self.batch_size, self.seed, self.shuffle = encoded, batch_size, seed, shuffle
+        self.lengths = [len(source) for source, _ in encoded]
 
     def __len__(self) -> int:
         return -(-len(self.encoded) // self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[dict[str, Tensor]]:
-        n, size = len(self.encoded), self.batch_size
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=generator).tolist() if self.shuffle else list(range(n))
-        batches = []
-        for at in range(0, n, size * self.CHUNK):
-            chunk = sorted(order[at : at + size * self.CHUNK],
-                           key=lambda i: len(self.encoded[i][0]))  # fmt: skip
-            batches += [chunk[b : b + size] for b in range(0, len(chunk), size)]
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+        batches = length_buckets(self.lengths, self.batch_size,
+                                 generator if self.shuffle else None)  # fmt: skip
         for rows in batches[start:]:
             yield self.gather(rows)
 

@@ -81,23 +81,45 @@ def build(config: TranslateConfig, context: Context) -> Built:
 
 def test_report(run: LoadedTranslator, corpus) -> dict[str, Any]:
     """BLEU and chrF of greedy and beam translations of the test part, beside the copy and
-    translation-memory baselines on the same sentences."""
+    translation-memory baselines on the same sentences, and the network and the memory
+    combined (`scores.combine`, its threshold chosen on the validation part)."""
     sources, references = [p.source for p in corpus.test], [p.target for p in corpus.test]
     beam = run.config.model.beam
     greedy, searched = translate(run, sources, beam=1), translate(run, sources, beam=beam)
-    found, remembered = scores.baselines(corpus.train, corpus.test)
+    found, remembered, similarity = scores.baselines(corpus.train, corpus.test)
+    threshold = combination_threshold(run, corpus)
+    combined = scores.combine(searched, remembered, similarity, threshold)
     table = {"network, greedy": scores.score(greedy, references),
-             f"network, beam {beam}": scores.score(searched, references)} | found  # fmt: skip
+             f"network, beam {beam}": scores.score(searched, references),
+             "network or memory": scores.score(combined, references)} | found  # fmt: skip
+    taken = sum(s >= threshold for s in similarity)
     lines = [f"{corpus.about['direction']}: {len(sources)} test sentences, "
              f"{corpus.about['pairs']['train']} training pairs",
              f"{'':<24} {'BLEU':>6} {'chrF':>6}"]  # fmt: skip
     lines += [f"{name:<24} {s['bleu']:6.1f} {s['chrf']:6.1f}" for name, s in table.items()]
-    rows = zip(sources, references, searched, remembered, strict=True)
-    examples = [{"source": s, "reference": r, "network": n, "memory": m} for s, r, n, m in rows]
+    lines.append(
+        f"(network or memory: the memory's answer for the {taken} sentences whose "
+        f"match has a similarity of at least {threshold:g}, chosen on validation)"
+    )
+    rows = zip(sources, references, searched, remembered, similarity, strict=True)
+    examples = [{"source": s, "reference": r, "network": n, "memory": m, "similarity": c}
+                for s, r, n, m, c in rows]  # fmt: skip
     for e in examples[:EXAMPLES]:
         lines += [f"\n  {e['source']}", f"  = {e['reference']}", f"  > {e['network']}"]
     return {"scores": table, "data": corpus.about, "examples": examples[:100],
+            "combination": {"threshold": threshold, "from_memory": taken},
             "report": "\n".join(lines)}  # fmt: skip
+
+
+def combination_threshold(run: LoadedTranslator, corpus) -> float:
+    """The memory similarity from which `scores.combine` trusts the memory, chosen on the
+    validation part (exact matches only, 1, when there is none)."""
+    if not corpus.val:
+        return 1.0
+    sources = [p.source for p in corpus.val]
+    network = translate(run, sources)
+    remembered, similarity = scores.memory(corpus.train, sources)
+    return scores.best_threshold(network, remembered, similarity, [p.target for p in corpus.val])
 
 
 @torch.no_grad()
