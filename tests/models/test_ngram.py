@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.tasks.lm.ngram import KneserNey
+from rnnkit.models.ngram import KneserNey
 
 V = 30  # ids 25..29 never occur in training
 

@@ -1,10 +1,10 @@
 """Language modelling: ``rnnkit train lm``, the network that predicts the next token.
 
 The task object: `rnnkit.tasks.lm.task` prepares the token streams, builds the model and
-reports it beside the Kneser-Ney baseline of `.ngram`; `.use` generates and completes text;
-`.engine` and `.inference` answer keystrokes from a state cache; `.export` writes the step
-as ONNX; `.commands` adds ``generate``, ``complete``, ``ingest`` and ``export``; `.routes`
-serves autocomplete (``/complete``, ``/feedback``) and its page section.
+reports it beside the Kneser-Ney baseline of `rnnkit.models.ngram`; `.use` generates and
+completes text; `.engine` and `.inference` answer keystrokes from a state cache; `.export`
+writes the step as ONNX; `.commands` adds ``generate``, ``complete``, ``ingest`` and
+``export``; `.routes` serves autocomplete (``/complete``, ``/feedback``) and its page section.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ from rnnkit.data.tokenizers import (
 )
 from rnnkit.layers import Kind
 from rnnkit.models import LanguageModel
+from rnnkit.models.ngram import KneserNey
 from rnnkit.tasks.base import Built
-from rnnkit.tasks.lm.ngram import KneserNey
 from rnnkit.tasks.runner import load_run_weights
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig, evaluate_loss
