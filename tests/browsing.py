@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,15 +56,16 @@ def missing_browser() -> str:
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
+def chromium(profile: Path, extra_args: Sequence[str] = ()) -> Iterator[webdriver.Chrome]:
     """Headless Chromium with its profile in ``profile``, its viewport `VIEWPORT`, its
-    console's errors kept for ``get_log("browser")``; the test is skipped without one."""
+    console's errors kept for ``get_log("browser")``; the test is skipped without one.
+    ``extra_args``: more command-line switches (a fake microphone, ...)."""
     if reason := missing_browser():
         pytest.skip(reason)
     options = Options()
     options.binary_location = str(CHROMIUM)
     options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # the console's errors
-    for arg in [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]:
+    for arg in [*CHROMIUM_ARGS, f"--user-data-dir={profile}", *extra_args]:
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:

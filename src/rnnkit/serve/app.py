@@ -63,7 +63,7 @@ def create_app(
     run_dir: str | Path,
     *,
     hosts: Sequence[str] | None = None,
-    max_body: int = MAX_BODY,
+    max_body: int | None = None,
     **options: Any,
 ) -> FastAPI:
     """The FastAPI application serving the run in ``run_dir``; ``options`` go to its task's
@@ -71,11 +71,15 @@ def create_app(
 
     ``hosts``: the ``Host`` names answered (`allowed_hosts`; others get a 400); None answers
     any, for an app behind a proxy that checks them, or in a test client. ``max_body``: the
-    most bytes a request body may have (413 over it)."""
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
+    most bytes a request body may have (413 over it); None is `MAX_BODY`, or more where the
+    task's section asks for it (``Section.max_body``: an audio upload)."""
+    if max_body is not None and (isinstance(max_body, bool) or not isinstance(max_body, int)
+                                 or max_body < 0):  # fmt: skip
         raise ValueError(f"max_body must be a number of bytes (an int >= 0), got {max_body!r}")
     loaded = load_run(run_dir)
     section = loaded.task.serve(loaded, **options)
+    if max_body is None:
+        max_body = max(MAX_BODY, section.max_body or 0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

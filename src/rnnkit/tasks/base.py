@@ -126,6 +126,7 @@ class Section:
     script: Path | None = None
     health: Callable[[], dict[str, Any]] = dict  # extra fields for GET /healthz
     close: Callable[[], None] = lambda: None  # called when the server stops
+    max_body: int | None = None  # request body bytes its routes need, above the app's default
 
 
 class Task:

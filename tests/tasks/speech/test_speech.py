@@ -1,0 +1,164 @@
+"""The speech task end to end on a tiny corpus the test speaks with espeak-ng (four words,
+two voices, written as a folder of WAV files with a path,text CSV): it is learned; the
+command and the route transcribe; the alignment is drawn; bad inputs are one-line errors
+with nothing written."""
+
+import io
+import json
+import random
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from rnnkit.cli import main
+from rnnkit.data import speech
+from rnnkit.data.audio import read_audio
+from rnnkit.serve.app import create_app
+from rnnkit.tasks import runner
+from rnnkit.tasks.runner import load_run
+from rnnkit.tasks.speech.use import decode, log_probs, plot_alignment, transcribe
+
+UNAVAILABLE = Path(__file__).resolve().parents[3] / ".venv" / "espeak-unavailable"
+WORDS = ["yes", "no", "stop", "go"]
+VOICES = ["en-us+m3", "en-gb+f2"]
+SMALL = ["model.hidden_size=64", "model.num_layers=2", "model.channels=64", "data.n_mels=40",
+         "train.epochs=25", "train.batch_size=16", "train.lr=0.004", "model.beam=4",
+         "data.val_fraction=0.15", "data.test_fraction=0.15", "data.noise=0.3"]  # fmt: skip
+
+
+def need_espeak():
+    try:
+        speech.espeak()
+    except ValueError as e:
+        why = UNAVAILABLE.read_text().strip() if UNAVAILABLE.exists() else str(e)
+        pytest.skip(f"espeak-ng is missing: {why}")
+
+
+def write_wav(path, samples, rate=16_000, channels=1):
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(data.tobytes())
+    return path
+
+
+def spoken_folder(folder: Path) -> Path:
+    """Every sequence of one to three of the words, each said by both voices."""
+    rng = random.Random(0)
+    texts = sorted({" ".join(rng.choices(WORDS, k=rng.randint(1, 3))) for _ in range(200)})
+    rows = ["path,text"]
+    for i, text in enumerate(texts):
+        for voice in VOICES:
+            said = speech.Utterance(text, voice, rng.randint(150, 190), rng.randint(40, 60))
+            name = f"clip{i}-{voice.replace('+', '_')}.wav"
+            write_wav(folder / name, speech.synthesize(said))
+            rows.append(f"{name},{text}")
+    (folder / "transcripts.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    need_espeak()
+    return spoken_folder(tmp_path_factory.mktemp("spoken"))
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("speech") / "run"
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RNNKIT_CACHE", str(cache))
+        runner.train("speech", out, quiet=True,
+                     overrides=[f"data.source={json.dumps(str(corpus))}", *SMALL])  # fmt: skip
+    return out
+
+
+def test_the_words_are_learned_and_scored_with_jiwer(run):
+    results = json.loads((run / "results.json").read_text())
+    assert results["scores"]["greedy"]["cer"] <= 0.1, results["report"]
+    assert results["scores"]["beam 4 + LM"]["wer"] <= 0.15, results["report"]
+    assert results["data"]["utterances"]["test"] >= 4
+    assert "WER %" in results["report"] and (run / "decoder.json").exists()
+
+
+def test_beam_one_without_the_language_model_is_greedy_on_a_trained_network(run, corpus):
+    loaded = load_run(run)
+    audio = [read_audio(p) for p in sorted(corpus.glob("*.wav"))[:12]]
+    found = transcribe(loaded, audio, beam=1, lm=False)
+    assert [f["text"] for f in found] == [f["greedy"] for f in found]
+
+
+def test_the_command_the_route_and_the_alignment(run, corpus, capsys, tmp_path):
+    clip = sorted(corpus.glob("clip*.wav"))[0]
+    truth = dict(line.split(",") for line in (corpus / "transcripts.csv").read_text().split()[1:])
+    assert main(["transcribe", str(run), str(clip), "--json", "--alignment",
+                 str(tmp_path / "a.png")]) == 0  # fmt: skip
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["text"] == truth[clip.name] and found["seconds"] > 0.2
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    loaded = load_run(run)
+    assert plot_alignment(loaded, read_audio(clip), tmp_path / "b.png") == found["greedy"]
+    client = TestClient(create_app(str(run)))
+    answer = client.post("/transcribe?beam=2", content=clip.read_bytes())
+    assert answer.status_code == 200 and answer.json()["text"] == truth[clip.name]
+    refused = client.post("/transcribe", content=b"not audio at all")
+    assert refused.status_code == 422 and "not audio" in refused.json()["detail"]
+    assert client.get("/healthz").json()["language_model_words"] == len(WORDS)
+
+
+def test_stereo_at_another_rate_is_mixed_down_and_resampled(tmp_path):
+    t = np.arange(44_100) / 44_100
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    stereo = np.stack([tone, tone], axis=1).ravel()
+    samples = read_audio(write_wav(tmp_path / "s.wav", stereo, rate=44_100, channels=2))
+    assert samples.shape == (16_000,) and samples.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert abs(int(spectrum.argmax()) - 440) <= 1  # one second: bins are 1 Hz apart
+
+
+def test_decoding_with_the_language_model_prefers_known_words(run, corpus):
+    loaded = load_run(run)
+    (frames,) = log_probs(
+        loaded.model,
+        [
+            __import__("rnnkit.data.audio").data.audio.log_mel(
+                read_audio(sorted(corpus.glob("*.wav"))[0]), loaded.config.data.n_mels
+            )
+        ],
+    )
+    text = decode(frames, 8, loaded.lm, 1.0, 0.5)
+    assert all(word in WORDS for word in text.split())
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d / "x.wav").write_text("hello"), "is not audio that can be read"),
+        (lambda d: write_wav(d / "x.wav", np.zeros(0)), "holds no audio"),
+        (lambda d: write_wav(d / "x.wav", np.zeros(16_000 * 31)), "over the limit of 30 s"),
+    ],
+)
+def test_bad_audio_is_one_line(tmp_path, capsys, run, make, message):
+    make(tmp_path)
+    assert main(["transcribe", str(run), str(tmp_path / "x.wav")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_bad_sources_are_one_line_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.wav").write_bytes(io.BytesIO().getvalue())
+    assert main(["train", "speech", "--data", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "r1")]) != 0  # fmt: skip
+    assert "has no transcripts" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert main(["train", "speech", "--data", "digits", "--out", str(tmp_path / "r2")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "espeak-ng is not installed: apt-get install espeak-ng" in err and "\n" not in err
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
