@@ -58,6 +58,8 @@ class WordLM:
         self.unk, self.eos = self.ids["<unk>"], self.ids["<eos>"]
         self.model, self.order = model, model.order
         self.texts: list[str] = []
+        known = [w for w in vocabulary if w not in ("<unk>", "<eos>")]
+        self.prefixes = {w[:i] for w in known for i in range(1, len(w) + 1)}
         self._cache: dict[tuple[tuple[str, ...], str | None], float] = {}
 
     @classmethod
@@ -71,6 +73,13 @@ class WordLM:
         stream = [i for t in texts for i in (*map(lm.id, t.split()), lm.eos)]
         lm.model.fit(stream, len(vocabulary), lm.eos)
         return lm
+
+    def allows(self, word: str, char: str) -> bool:
+        """Whether ``char`` may follow the partial ``word`` in a closed vocabulary: a letter
+        where the word goes on to a known one, a space after a known word (or none)."""
+        if char == " ":
+            return not word or word in self.ids
+        return word + char in self.prefixes
 
     def id(self, word: str | None) -> int:
         return self.eos if word is None else self.ids.get(word, self.unk)
@@ -109,6 +118,7 @@ class _Prefix:
     symbol: float = -math.inf  # ... that end in its last symbol
     lm: float = 0.0  # log P_lm of its completed words
     words: int = 0
+    word: str = ""  # the word it ends in, so far
 
     @property
     def total(self) -> float:
@@ -132,14 +142,18 @@ def ctc_beam_search(
     space: int | None = None,
     alphabet: str | None = None,
     prune: float = 1e-4,
+    lexicon: bool = False,
 ) -> list[Hypothesis]:
     """The ``beam`` best labellings of (T, V) log-probabilities (blank 0), best first (see
     the module docstring). A language model needs ``alphabet`` (the character of each id,
-    blank included) and ``space``, the id that separates words."""
+    blank included) and ``space``, the id that separates words. With ``lexicon`` it writes
+    only the words the language model has read: a closed vocabulary."""
     if beam < 1:
         raise ValueError(f"beam must be at least 1, got {beam}")
     if lm is not None and (alphabet is None or space is None):
         raise ValueError("a language model needs the alphabet and the id of the space")
+    if lexicon and lm is None:
+        raise ValueError("a lexicon comes from the language model: give one")
     frames = np.asarray(log_probs, dtype=np.float64).tolist()
     floor = math.log(prune)
 
@@ -154,7 +168,7 @@ def ctc_beam_search(
         tried = [s for s, lp in enumerate(frame) if lp >= floor and s != BLANK]
         found: dict[tuple[int, ...], _Prefix] = {}
         for prefix, p in beams.items():
-            here = found.setdefault(prefix, _Prefix(lm=p.lm, words=p.words))
+            here = found.setdefault(prefix, _Prefix(lm=p.lm, words=p.words, word=p.word))
             here.blank = _logadd(here.blank, p.total + frame[BLANK])
             last = prefix[-1] if prefix else None
             for s in tried:
@@ -163,13 +177,19 @@ def ctc_beam_search(
                     via = p.blank  # only after a blank does it start a new symbol
                 else:
                     via = p.total
+                if lexicon and not lm.allows(p.word, alphabet[s]):
+                    continue
                 longer = (*prefix, s)
                 if longer not in found:
                     found[longer] = _extend(prefix, s, p, lm, space, words_of)
+                    if alphabet is not None and s != space:
+                        found[longer].word = p.word + alphabet[s]
                 new = found[longer]
                 new.symbol = _logadd(new.symbol, via + frame[s])
         possible = [kv for kv in found.items() if kv[1].total > -math.inf]
         beams = dict(sorted(possible, key=lambda kv: rank(*kv), reverse=True)[:beam])
+    if lexicon and any(lm.allows(p.word, " ") for p in beams.values()):
+        beams = {k: p for k, p in beams.items() if lm.allows(p.word, " ")}  # whole words
     final = []
     for prefix, p in beams.items():
         said = words_of(prefix)

@@ -4,8 +4,8 @@ command and the route transcribe; the alignment is drawn; bad inputs are one-lin
 with nothing written."""
 
 import io
+import itertools
 import json
-import random
 import wave
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from rnnkit.cli import main
 from rnnkit.data import speech
-from rnnkit.data.audio import read_audio
+from rnnkit.data.audio import log_mel, read_audio
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
@@ -24,9 +24,11 @@ from rnnkit.tasks.speech.use import decode, log_probs, plot_alignment, transcrib
 UNAVAILABLE = Path(__file__).resolve().parents[3] / ".venv" / "espeak-unavailable"
 WORDS = ["yes", "no", "stop", "go"]
 VOICES = ["en-us+m3", "en-gb+f2"]
-SMALL = ["model.hidden_size=64", "model.num_layers=2", "model.channels=64", "data.n_mels=40",
-         "train.epochs=25", "train.batch_size=16", "train.lr=0.004", "model.beam=4",
-         "data.val_fraction=0.15", "data.test_fraction=0.15", "data.noise=0.3"]  # fmt: skip
+SPEEDS = [140, 160, 180, 200]
+SMALL = ["model.hidden_size=96", "model.num_layers=2", "model.channels=64", "data.n_mels=40",
+         "train.epochs=30", "train.batch_size=8", "train.lr=0.005", "model.beam=4",
+         "model.dropout=0", "data.masks=0", "data.noise=0", "data.val_fraction=0.2",
+         "data.test_fraction=0.2"]  # fmt: skip
 
 
 def need_espeak():
@@ -48,16 +50,13 @@ def write_wav(path, samples, rate=16_000, channels=1):
 
 
 def spoken_folder(folder: Path) -> Path:
-    """Every sequence of one to three of the words, each said by both voices."""
-    rng = random.Random(0)
-    texts = sorted({" ".join(rng.choices(WORDS, k=rng.randint(1, 3))) for _ in range(200)})
+    """Every sequence of one or two of the words, said by both voices at four rates."""
+    texts = [" ".join(p) for k in (1, 2) for p in itertools.product(WORDS, repeat=k)]
     rows = ["path,text"]
-    for i, text in enumerate(texts):
-        for voice in VOICES:
-            said = speech.Utterance(text, voice, rng.randint(150, 190), rng.randint(40, 60))
-            name = f"clip{i}-{voice.replace('+', '_')}.wav"
-            write_wav(folder / name, speech.synthesize(said))
-            rows.append(f"{name},{text}")
+    for i, (text, voice, speed) in enumerate(itertools.product(texts, VOICES, SPEEDS)):
+        name = f"clip{i}.wav"
+        write_wav(folder / name, speech.synthesize(speech.Utterance(text, voice, speed, 50)))
+        rows.append(f"{name},{text}")
     (folder / "transcripts.csv").write_text("\n".join(rows) + "\n")
     return folder
 
@@ -82,8 +81,8 @@ def run(corpus, tmp_path_factory):
 def test_the_words_are_learned_and_scored_with_jiwer(run):
     results = json.loads((run / "results.json").read_text())
     assert results["scores"]["greedy"]["cer"] <= 0.1, results["report"]
-    assert results["scores"]["beam 4 + LM"]["wer"] <= 0.15, results["report"]
-    assert results["data"]["utterances"]["test"] >= 4
+    assert results["scores"]["beam 4 + LM"]["wer"] <= 0.1, results["report"]
+    assert results["data"]["utterances"]["test"] >= 16
     assert "WER %" in results["report"] and (run / "decoder.json").exists()
 
 
@@ -122,18 +121,12 @@ def test_stereo_at_another_rate_is_mixed_down_and_resampled(tmp_path):
     assert abs(int(spectrum.argmax()) - 440) <= 1  # one second: bins are 1 Hz apart
 
 
-def test_decoding_with_the_language_model_prefers_known_words(run, corpus):
+def test_the_language_model_keeps_to_known_words(run, corpus):
     loaded = load_run(run)
-    (frames,) = log_probs(
-        loaded.model,
-        [
-            __import__("rnnkit.data.audio").data.audio.log_mel(
-                read_audio(sorted(corpus.glob("*.wav"))[0]), loaded.config.data.n_mels
-            )
-        ],
-    )
-    text = decode(frames, 8, loaded.lm, 1.0, 0.5)
-    assert all(word in WORDS for word in text.split())
+    clips = sorted(corpus.glob("*.wav"))[:8]
+    frames = log_probs(loaded.model, [log_mel(read_audio(c), 40) for c in clips])
+    for found in frames:
+        assert set(decode(found, 8, loaded.lm, 2.0, 0.5).split()) <= set(WORDS)
 
 
 @pytest.mark.parametrize(

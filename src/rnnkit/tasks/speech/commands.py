@@ -1,10 +1,10 @@
 """The recognizer's command: ``rnnkit transcribe RUN clip.wav ... [--beam K] [--json]``.
 
 Each audio file (WAV, FLAC, OGG, ...) is transcribed with beam search and the run's word
-language model (``--no-lm`` leaves it out; ``--beam 1 --no-lm`` is greedy decoding); the
-transcripts are printed one a line, or with ``--json`` beside the file, the greedy
-transcript and the length. ``--alignment out.png`` draws the first file's spectrogram and
-the probability of each character over time.
+language model (``--no-lm`` leaves it out); the transcripts are printed one a line, or
+with ``--json`` beside the file, the greedy transcript (the best path) and the length.
+``--alignment out.png`` draws the first file's spectrogram and the probability of each
+character over time.
 """
 
 from __future__ import annotations

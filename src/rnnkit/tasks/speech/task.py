@@ -74,6 +74,7 @@ class ModelConfig(RecurrentConfig):
     subsample: Literal[2, 4] = 4  # time steps per output frame (10 ms each)
     beam: int = 16  # CTC beam search with the word language model
     lm_order: int = 3  # of the Kneser-Ney word model of the training transcripts
+    lexicon: bool = True  # beam search writes only words of the training transcripts
 
 
 def _train_defaults() -> TrainConfig:

@@ -70,14 +70,18 @@ def log_probs(model: Recognizer, feats: list[Tensor], batch_size: int = 32) -> l
     return out
 
 
-def decode(frames: np.ndarray, beam: int, lm: WordLM | None, alpha: float, beta: float) -> str:
-    """The transcript of one utterance: greedy for beam 1 without a language model, else
-    `ctc_beam_search`."""
-    if beam == 1 and lm is None:
-        return decode_ids(ctc_greedy(frames))
+def decode(frames: np.ndarray, beam: int, lm: WordLM | None = None, alpha: float = 0.0,
+           beta: float = 0.0, lexicon: bool = False) -> str:  # fmt: skip
+    """The transcript of one utterance by `ctc_beam_search` (with ``lexicon``, only words
+    the language model has read)."""
     best = ctc_beam_search(frames, beam, lm=lm, alpha=alpha, beta=beta, space=SPACE,
-                           alphabet=ALPHABET)  # fmt: skip
+                           alphabet=ALPHABET, lexicon=lexicon and lm is not None)  # fmt: skip
     return decode_ids(best[0].ids) if best else ""
+
+
+def greedy(frames: np.ndarray) -> str:
+    """The transcript of one utterance's best path (`ctc_greedy`)."""
+    return decode_ids(ctc_greedy(frames))
 
 
 def transcribe(run: LoadedRecognizer, audio: list[np.ndarray], beam: int | None = None,
@@ -91,8 +95,9 @@ def transcribe(run: LoadedRecognizer, audio: list[np.ndarray], beam: int | None 
     feats = [log_mel(a, run.config.data.n_mels) for a in audio]
     found = []
     for frames, clip in zip(log_probs(run.model, feats), audio, strict=True):
-        text = decode(frames, beam, run.lm if lm else None, run.alpha, run.beta)
-        found.append({"text": text, "greedy": decode_ids(ctc_greedy(frames)),
+        text = decode(frames, beam, run.lm if lm else None, run.alpha, run.beta,
+                      run.config.model.lexicon)  # fmt: skip
+        found.append({"text": text, "greedy": greedy(frames),
                       "seconds": round(len(clip) / 16_000, 3)})  # fmt: skip
     return found
 
@@ -123,17 +128,17 @@ def test_report(model: Recognizer, config: SpeechConfig, lm: WordLM, feats, text
                 run_dir: Path) -> dict[str, Any]:  # fmt: skip
     """Error rates of greedy decoding and of beam search with the language model (its
     weights tuned on the validation part and saved in ``decoder.json``) on the test part."""
-    beam = config.model.beam
+    beam, lexicon = config.model.beam, config.model.lexicon
     alpha, beta, tried = 0.0, 0.0, {}
     if texts["val"]:
-        alpha, beta, tried = scores.tune_lm(log_probs(model, feats["val"]), texts["val"],
-                                            lambda f, a, b: decode(f, beam, lm, a, b))  # fmt: skip
+        searcher = lambda f, a, b: decode(f, beam, lm, a, b, lexicon)  # noqa: E731
+        alpha, beta, tried = scores.tune_lm(log_probs(model, feats["val"]), texts["val"], searcher)
     atomic_write_json(run_dir / DECODER_FILE, {"alpha": alpha, "beta": beta})
     test = log_probs(model, feats["test"])
-    greedy = [decode(f, 1, None, 0, 0) for f in test]
-    searched = [decode(f, beam, lm, alpha, beta) for f in test]
+    best_paths = [greedy(f) for f in test]
+    searched = [decode(f, beam, lm, alpha, beta, lexicon) for f in test]
     refs = texts["test"]
-    table = {"greedy": scores.error_rates(refs, greedy),
+    table = {"greedy": scores.error_rates(refs, best_paths),
              f"beam {beam} + LM": scores.error_rates(refs, searched)}  # fmt: skip
     lines = [f"{about['source']}: {len(refs)} test utterances"
              + (f" by {about['voices']['test']} voices never heard in training"
@@ -142,7 +147,7 @@ def test_report(model: Recognizer, config: SpeechConfig, lm: WordLM, feats, text
              f"transcripts, weight {alpha:g}, word bonus {beta:g} (tuned on validation)",
              scores.format_table(table)]  # fmt: skip
     examples = [{"reference": r, "greedy": g, "beam": s}
-                for r, g, s in zip(refs, greedy, searched, strict=True)]  # fmt: skip
+                for r, g, s in zip(refs, best_paths, searched, strict=True)]  # fmt: skip
     for e in examples[:EXAMPLES]:
         lines += [f"\n  = {e['reference']}", f"  > {e['beam']}"]
     return {"scores": table, "data": about, "decoder": {"alpha": alpha, "beta": beta,
