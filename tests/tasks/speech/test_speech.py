@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from rnnkit.cli import main
@@ -19,16 +20,17 @@ from rnnkit.data.audio import log_mel, read_audio
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
+from rnnkit.tasks.speech.task import DataConfig, SpeechBatches, augment, features
 from rnnkit.tasks.speech.use import decode, log_probs, plot_alignment, transcribe
 
 UNAVAILABLE = Path(__file__).resolve().parents[3] / ".venv" / "espeak-unavailable"
-WORDS = ["yes", "no", "stop", "go"]
+WORDS = ["yes", "no", "left", "right"]
 VOICES = ["en-us+m3", "en-gb+f2"]
 SPEEDS = [140, 160, 180, 200]
 SMALL = ["model.hidden_size=96", "model.num_layers=2", "model.channels=64", "data.n_mels=40",
          "train.epochs=30", "train.batch_size=8", "train.lr=0.005", "model.beam=4",
-         "model.dropout=0", "data.masks=0", "data.noise=0", "data.val_fraction=0.2",
-         "data.test_fraction=0.2"]  # fmt: skip
+         "model.dropout=0", "data.masks=0", "data.noise=0", "data.stretch=0", "data.shift=0",
+         "data.val_fraction=0.2", "data.test_fraction=0.2"]  # fmt: skip
 
 
 def need_espeak():
@@ -80,8 +82,9 @@ def run(corpus, tmp_path_factory):
 
 def test_the_words_are_learned_and_scored_with_jiwer(run):
     results = json.loads((run / "results.json").read_text())
-    assert results["scores"]["greedy"]["cer"] <= 0.1, results["report"]
-    assert results["scores"]["beam 4 + LM"]["wer"] <= 0.1, results["report"]
+    # the test part's word sequences are new: the words are learned, not the sentences
+    assert results["scores"]["greedy"]["cer"] <= 0.15, results["report"]
+    assert results["scores"]["beam 4 + LM"]["wer"] <= 0.2, results["report"]
     assert results["data"]["utterances"]["test"] >= 16
     assert "WER %" in results["report"] and (run / "decoder.json").exists()
 
@@ -127,6 +130,43 @@ def test_the_language_model_keeps_to_known_words(run, corpus):
     frames = log_probs(loaded.model, [log_mel(read_audio(c), 40) for c in clips])
     for found in frames:
         assert set(decode(found, 8, loaded.lm, 2.0, 0.5).split()) <= set(WORDS)
+
+
+def test_features_are_cached_so_the_next_run_does_not_synthesize(tmp_path, monkeypatch):
+    need_espeak()
+    said = [speech.Utterance("yes", VOICES[0], 160, 50), speech.Utterance("no", VOICES[1], 170, 40)]
+    first = features(said, DataConfig(n_mels=40), cache=tmp_path)
+    assert [f.shape[1] for f in first] == [40, 40] and len(list(tmp_path.iterdir())) == 1
+
+    def silent(utterance):
+        raise AssertionError("synthesized again")
+
+    monkeypatch.setattr(speech, "synthesize", silent)
+    again = features(said, DataConfig(n_mels=40), cache=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    with pytest.raises(AssertionError, match="synthesized again"):  # other settings: new features
+        features(said, DataConfig(n_mels=32), cache=tmp_path)
+
+
+def test_training_views_are_augmented_reproducibly_and_resume_where_they_stopped():
+    generator = torch.Generator().manual_seed(0)
+    feats = [torch.randn(60 + 7 * i, 40).half() for i in range(10)]
+    texts = ["yes no", "left", "right yes", "no", "yes", "left right", "no no", "yes", "a", "b"]
+    data = DataConfig(n_mels=40, noise=1.0, masks=2, stretch=0.1, shift=1)
+    batches = SpeechBatches(feats, texts, 4, data, seed=1, augment=True)
+    whole = list(batches.epoch(2))
+    resumed = list(batches.epoch(2, start=1))
+    assert len(resumed) == len(whole) - 1
+    assert all(
+        torch.equal(a["inputs"], b["inputs"]) for a, b in zip(whole[1:], resumed, strict=True)
+    )
+    assert not torch.equal(whole[0]["inputs"], next(iter(batches.epoch(3)))["inputs"])
+    view = augment(feats[0], data, generator)
+    assert 54 <= len(view) <= 67 and view.shape[1] == 40  # up to 10% faster or slower
+    assert (view == 0).all(dim=0).any() or (view == 0).all(dim=1).any()  # a mask
+    plain = list(SpeechBatches(feats, texts, 4, data).epoch(0))
+    assert plain[0]["inputs"].shape[1] == max(plain[0]["lengths"])  # padded to the longest
+    assert (plain[0]["targets"] == -100).any()  # texts of different lengths, padded
 
 
 @pytest.mark.parametrize(

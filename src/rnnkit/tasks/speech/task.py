@@ -4,10 +4,11 @@ Sources (``data.source``): ``digits`` and ``sentences``, spoken by espeak-ng's v
 (`rnnkit.data.speech`: the test voices are never heard and the test texts never seen in
 training), or a folder of recordings with their transcripts. Each utterance becomes log-mel
 features (`rnnkit.data.audio`), cached on disk so the next run neither synthesizes nor
-reads the audio again. In training each utterance is augmented afresh: noise added at a
-random signal-to-noise ratio (in the power domain of the filterbank, where independent
+reads the audio again. In training each utterance is augmented afresh (`augment`): its
+speed (a time stretch of the features) and pitch (a shift of the mel bands), noise added at
+a random signal-to-noise ratio (in the power domain of the filterbank, where independent
 noise adds), and SpecAugment masks of frequency bands and time spans (Park et al. 2019);
-the rate and pitch of synthesized voices vary by utterance already.
+the rate and pitch of synthesized voices vary by utterance as well.
 
 The model (`Recognizer`): a convolutional front end that subsamples time by
 ``model.subsample`` (2 or 4), a stack of bidirectional GRU or LSTM layers over packed
@@ -59,6 +60,8 @@ class DataConfig:
     test_fraction: float = 0.15  # or LibriSpeech speakers)
     n_mels: int = 64
     max_seconds: float = 20.0  # longer recordings are refused
+    stretch: float = 0.1  # training views up to 10% faster or slower
+    shift: int = 1  # training views up to this many mel bands higher or lower
     noise: float = 0.5  # the share of training utterances that get noise
     min_snr: float = 10.0  # dB; noise is drawn from min_snr to 30 dB
     masks: int = 2  # SpecAugment: frequency masks and time masks per training utterance
@@ -171,10 +174,21 @@ def decode_ids(ids: Sequence[int]) -> str:
 
 
 def augment(features: Tensor, data: DataConfig, generator: torch.Generator) -> Tensor:
-    """One training view of (frames, n_mels) log-mel features: noise at a random SNR, then
-    normalized, then SpecAugment masks (zero: the mean after normalizing)."""
+    """One training view of (frames, n_mels) log-mel features: faster or slower (time
+    stretched by up to ``data.stretch``), higher or lower (the bands shifted by up to
+    ``data.shift``), noise at a random SNR, normalized, then SpecAugment masks (zero: the
+    mean after normalizing)."""
     x = features.float()
     rand = lambda *shape: torch.rand(shape, generator=generator)  # noqa: E731
+    if data.stretch:
+        rate = 1 + data.stretch * (2 * float(rand(1)) - 1)
+        size = max(1, round(len(x) / rate))
+        x = F.interpolate(x.T[None], size=size, mode="linear", align_corners=False)[0].T
+    shift = int(rand(1) * (2 * data.shift + 1)) - data.shift
+    if shift > 0:  # up: the lowest band repeated below
+        x = torch.cat([x[:, :1].expand(-1, shift), x[:, :-shift]], dim=1)
+    elif shift < 0:
+        x = torch.cat([x[:, -shift:], x[:, -1:].expand(-1, -shift)], dim=1)
     if float(rand(1)) < data.noise:
         snr = data.min_snr + (30 - data.min_snr) * float(rand(1))
         level = x.exp().mean() * 10 ** (-snr / 10)
