@@ -268,7 +268,9 @@ class Recognizer(nn.Module):
         if config.subsample == 4:
             layers += [nn.Conv1d(c, c, 5, stride=2, padding=2), nn.GELU()]
         self.front, self.strides = nn.Sequential(*layers), config.subsample // 2
-        self.rnn = Recurrent(input_size=c, bidirectional=True, **config.layer_args())
+        between = config.dropout if config.num_layers > 1 else 0.0  # and after the stack
+        self.rnn = Recurrent(input_size=c, bidirectional=True,
+                             **config.layer_args() | {"dropout": between})  # fmt: skip
         self.drop = nn.Dropout(config.dropout)
         self.out = nn.Linear(2 * config.hidden_size, symbols)
 

@@ -17,6 +17,7 @@ from torch import Tensor
 from rnnkit.data.audio import log_mel, normalize
 from rnnkit.data.batching import pad_sequences
 from rnnkit.io import atomic_write_json
+from rnnkit.models.checks import IGNORE_INDEX
 from rnnkit.models.ctc import WordLM, ctc_beam_search, ctc_greedy
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.runner import load_run_weights
@@ -121,7 +122,27 @@ def build(config: SpeechConfig, context: Context) -> Built:
         load_run_weights(run_dir, model)
         return test_report(model, config, lm, feats, texts, about, run_dir)
 
-    return Built(build_model(config), train, val, files=files, finish=finish)
+    return Built(build_model(config), train, val, evaluate=evaluate,
+                 reports=("val_loss", "val_cer"), files=files, finish=finish)  # fmt: skip
+
+
+@torch.no_grad()
+def evaluate(model: Recognizer, data: SpeechBatches) -> dict[str, float]:
+    """The validation loss per character and the greedy character error rate."""
+    was_training = model.training
+    model.eval()
+    total, chars, hypotheses, references = 0.0, 0, [], []
+    for batch in data.epoch(0):
+        output, loss = model(**batch)
+        scored = int((batch["targets"] != IGNORE_INDEX).sum())
+        total, chars = total + float(loss) * scored, chars + scored
+        for row, target in enumerate(batch["targets"].tolist()):
+            frames = output.log_probs[row, : int(output.lengths[row])]
+            hypotheses.append(greedy(frames.numpy()))
+            references.append(decode_ids([i for i in target if i != IGNORE_INDEX]))
+    model.train(was_training)
+    return {"val_loss": total / max(chars, 1),
+            "val_cer": scores.error_rates(references, hypotheses)["cer"]}  # fmt: skip
 
 
 def test_report(model: Recognizer, config: SpeechConfig, lm: WordLM, feats, texts, about,
