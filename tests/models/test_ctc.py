@@ -107,3 +107,38 @@ def test_a_lexicon_writes_only_words_the_model_has_read():
     assert lm.allows("a", "b") and not lm.allows("b", "b") and lm.allows("ab", " ")
     with pytest.raises(ValueError, match="lexicon"):
         ctc_beam_search(frames, lexicon=True)
+
+
+@pytest.mark.parametrize("lexicon", [False, True])
+def test_beam_search_scores_equal_brute_force_with_the_word_model(lexicon):
+    alphabet, space = "_ ab", 1
+    lm = WordLM.fit(["ab ab", "ab ba ab", "ba"])
+    alpha, beta, T = 0.7, 0.3, 6
+    frames = torch.log_softmax(torch.tensor(np.random.default_rng(3).normal(size=(T, 4))), -1)
+    frames = frames.numpy()
+    def readable(ids) -> bool:  # one space between words, none first
+        text = "".join(alphabet[i] for i in ids)
+        spaced = not text.startswith(" ") and "  " not in text
+        return spaced and (not lexicon or all(w in ("ab", "ba") for w in text.split()))
+
+    exact: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(4), repeat=T):
+        ids = collapse(path)
+        if not readable(ids):
+            continue
+        if ids and ids[-1] == space:
+            ids = ids[:-1]  # "ab " reads as "ab"
+        p = sum(frames[t, s] for t, s in enumerate(path))
+        exact[ids] = np.logaddexp(exact.get(ids, -np.inf), p)
+
+    def score(ids) -> float:
+        words = "".join(alphabet[i] for i in ids).split()
+        lm_score = sum(lm.log_prob(tuple(words[:k]), w) for k, w in enumerate(words))
+        lm_score += lm.log_prob(tuple(words), None)
+        return exact[ids] + alpha * lm_score + beta * len(words)
+
+    best = max(exact, key=score)
+    found = ctc_beam_search(frames, beam=10_000, prune=0, lm=lm, alpha=alpha, beta=beta,
+                            space=space, alphabet=alphabet, lexicon=lexicon)  # fmt: skip
+    assert found[0].ids == best
+    assert found[0].score == pytest.approx(score(best), abs=1e-9)

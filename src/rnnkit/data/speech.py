@@ -13,9 +13,10 @@ Synthesized corpora (Debian's ``espeak-ng``, `ESPEAK_HINT` when it is missing):
   most frequent words: a closed vocabulary.
 
 A voice is an English accent and a voice variant of espeak-ng (`ACCENTS` x `VARIANTS`,
-"en-gb-scotland+f2"). Each part has its own voices and its own texts, both by a hash of their
-name (`rnnkit.data.paired.split_key`): a test utterance is a voice never heard in training
-saying a text never seen in training. Each utterance has its own speaking rate and pitch,
+"en-gb-scotland+f2"); the variant sets the timbre. Each part has its own variants (in every
+accent) and its own texts, both by a hash of their name (`rnnkit.data.paired.split_key`): a
+test utterance is a voice never heard in training, in any accent, saying a text never seen
+in training. Each utterance has its own speaking rate and pitch,
 drawn from a seeded generator, so a corpus is the same on every machine with the same
 espeak-ng.
 
@@ -110,9 +111,21 @@ def synthesize(utterance: Utterance) -> np.ndarray:
     return decode_audio(done.stdout, f"espeak-ng {utterance.voice}")
 
 
-def voices() -> list[str]:
-    """Every synthesized voice, ``accent+variant``."""
-    return [f"{accent}+{variant}" for accent in ACCENTS for variant in VARIANTS]
+def voices(variants: Sequence[str] = VARIANTS) -> list[str]:
+    """The synthesized voices of ``variants``, ``accent+variant`` in every accent."""
+    return [f"{accent}+{variant}" for accent in ACCENTS for variant in variants]
+
+
+def check_variants() -> None:
+    """Refuse an espeak-ng that lacks one of `VARIANTS`: it would silently speak with its
+    base voice instead, and the split by voice would mean nothing."""
+    listed = subprocess.run([espeak(), "--voices=variant"], capture_output=True, text=True)
+    known = {line.split()[4].removeprefix("!v/") for line in listed.stdout.splitlines()[1:]
+             if len(line.split()) >= 5}  # fmt: skip
+    missing = [v for v in VARIANTS if v not in known]
+    if missing:
+        raise ValueError(f"this espeak-ng lacks the voice variants {', '.join(missing[:5])}: "
+                         "install espeak-ng 1.51 or later")  # fmt: skip
 
 
 def part_of(key: str, val_fraction: float, test_fraction: float) -> str:
@@ -170,7 +183,8 @@ def spoken_corpus(
     if kind not in ("digits", "sentences"):
         raise ValueError(f"unknown spoken corpus {kind!r}: digits or sentences")
     rng = random.Random(seed)
-    heard = by_part(voices(), val_fraction, test_fraction)
+    variants = by_part(list(VARIANTS), val_fraction, test_fraction)
+    heard = {part: voices(found) for part, found in variants.items()}
     said = by_part(list(sentences), val_fraction, test_fraction) if kind == "sentences" else {}
     corpus: dict[str, list[Utterance]] = {}
     for part in PARTS:
@@ -199,7 +213,7 @@ def recordings(folder: str | Path, val_fraction: float = 0.1,
     for table in sorted(folder.glob("*.csv")):
         for pair in load_pairs(table, source_column="path", target_column="text"):
             path = (folder / pair.source).resolve()
-            found.append((pair.target, _recorded(path, pair.target, table)))
+            found.append((normalize_text(pair.target), _recorded(path, pair.target, table)))
     for listing in sorted(folder.rglob("*.trans.txt")):
         for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():

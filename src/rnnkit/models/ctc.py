@@ -27,7 +27,6 @@ Symbols below ``prune`` probability at a frame are not tried.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,27 +57,28 @@ class WordLM:
         self.unk, self.eos = self.ids["<unk>"], self.ids["<eos>"]
         self.model, self.order = model, model.order
         self.texts: list[str] = []
+        self.words: list[str] = []
         known = [w for w in vocabulary if w not in ("<unk>", "<eos>")]
         self.prefixes = {w[:i] for w in known for i in range(1, len(w) + 1)}
         self._cache: dict[tuple[tuple[str, ...], str | None], float] = {}
 
     @classmethod
-    def fit(cls, texts: Sequence[str], order: int = 3, min_count: int = 1) -> WordLM:
-        """The model of ``texts`` (one sentence each, words separated by spaces); words seen
-        fewer than ``min_count`` times are ``<unk>``."""
-        counts = Counter(w for t in texts for w in t.split())
-        vocabulary = ["<unk>", "<eos>", *sorted(w for w, n in counts.items() if n >= min_count)]
-        lm = cls(vocabulary, KneserNey(order))
-        lm.texts = list(texts)
+    def fit(cls, texts: Sequence[str], order: int = 3, words: Sequence[str] = ()) -> WordLM:
+        """The model of ``texts`` (one sentence each, words separated by spaces). ``words``
+        joins the vocabulary without being read (a closed vocabulary known beforehand):
+        such a word has the probability of one never seen."""
+        known = sorted({w for t in texts for w in t.split()} | set(words))
+        lm = cls(["<unk>", "<eos>", *known], KneserNey(order))
+        lm.texts, lm.words = list(texts), list(words)
         stream = [i for t in texts for i in (*map(lm.id, t.split()), lm.eos)]
-        lm.model.fit(stream, len(vocabulary), lm.eos)
+        lm.model.fit(stream, len(lm.ids), lm.eos)
         return lm
 
     def allows(self, word: str, char: str) -> bool:
         """Whether ``char`` may follow the partial ``word`` in a closed vocabulary: a letter
         where the word goes on to a known one, a space after a known word (or none)."""
         if char == " ":
-            return not word or word in self.ids
+            return word in self.prefixes and word in self.ids
         return word + char in self.prefixes
 
     def id(self, word: str | None) -> int:
@@ -92,12 +92,12 @@ class WordLM:
         return self._cache[key]
 
     def to_dict(self) -> dict:
-        """What `from_dict` refits the same model from: its order and texts."""
-        return {"order": self.order, "texts": self.texts}
+        """What `from_dict` refits the same model from: its order, texts and words."""
+        return {"order": self.order, "texts": self.texts, "words": self.words}
 
     @classmethod
     def from_dict(cls, saved: dict) -> WordLM:
-        return cls.fit(saved["texts"], saved["order"])
+        return cls.fit(saved["texts"], saved["order"], saved.get("words", ()))
 
 
 @dataclass
@@ -155,7 +155,7 @@ def ctc_beam_search(
     if lexicon and lm is None:
         raise ValueError("a lexicon comes from the language model: give one")
     frames = np.asarray(log_probs, dtype=np.float64).tolist()
-    floor = math.log(prune)
+    floor = math.log(prune) if prune > 0 else -math.inf
 
     def words_of(ids: tuple[int, ...]) -> list[str]:
         return "".join(alphabet[i] for i in ids).split() if alphabet else []
@@ -177,6 +177,8 @@ def ctc_beam_search(
                     via = p.blank  # only after a blank does it start a new symbol
                 else:
                     via = p.total
+                if s == space and (not prefix or last == space):
+                    continue  # words are separated by one space, with none before the first
                 if lexicon and not lm.allows(p.word, alphabet[s]):
                     continue
                 longer = (*prefix, s)
@@ -188,8 +190,8 @@ def ctc_beam_search(
                 new.symbol = _logadd(new.symbol, via + frame[s])
         possible = [kv for kv in found.items() if kv[1].total > -math.inf]
         beams = dict(sorted(possible, key=lambda kv: rank(*kv), reverse=True)[:beam])
-    if lexicon and any(lm.allows(p.word, " ") for p in beams.values()):
-        beams = {k: p for k, p in beams.items() if lm.allows(p.word, " ")}  # whole words
+    if lexicon and any(not p.word or lm.allows(p.word, " ") for p in beams.values()):
+        beams = {k: p for k, p in beams.items() if not p.word or lm.allows(p.word, " ")}
     final = []
     for prefix, p in beams.items():
         said = words_of(prefix)
@@ -202,7 +204,23 @@ def ctc_beam_search(
         else:
             score = p.total
         final.append(Hypothesis(prefix, p.total, lm_score, len(said), score))
+    if space is not None:  # "ab" and "ab " read the same: one hypothesis, their paths summed
+        final = _merge_trailing_spaces(final, space, alpha if lm is not None else 0.0)
     return sorted(final, key=lambda h: h.score, reverse=True)
+
+
+def _merge_trailing_spaces(found: list[Hypothesis], space: int, alpha: float) -> list[Hypothesis]:
+    merged: dict[tuple[int, ...], Hypothesis] = {}
+    for h in found:
+        key = h.ids[:-1] if h.ids and h.ids[-1] == space else h.ids
+        if key in merged:
+            other = merged[key]
+            ctc = _logadd(other.ctc, h.ctc)
+            merged[key] = Hypothesis(key, ctc, other.lm, other.words,
+                                     other.score - other.ctc + ctc)  # fmt: skip
+        else:
+            merged[key] = Hypothesis(key, h.ctc, h.lm, h.words, h.score)
+    return list(merged.values())
 
 
 def _extend(prefix, symbol, p: _Prefix, lm: WordLM | None, space, words_of) -> _Prefix:

@@ -114,6 +114,39 @@ def test_the_command_the_route_and_the_alignment(run, corpus, capsys, tmp_path):
     assert client.get("/healthz").json()["language_model_words"] == len(WORDS)
 
 
+def test_no_voice_variant_and_no_text_is_in_two_parts():
+    parts = speech.spoken_corpus("digits", {"train": 2000, "val": 200, "test": 300})
+    variants = {p: {u.voice.split("+")[1] for u in us} for p, us in parts.items()}
+    digits = {p: {u.text.replace("zero", "oh") for u in us} for p, us in parts.items()}
+    for a, b in itertools.combinations(parts, 2):
+        assert not variants[a] & variants[b] and not digits[a] & digits[b]
+    assert len(variants["test"]) >= 8 and len({u.voice for u in parts["test"]}) >= 50
+    sentences = [f"sentence number {n} is here" for n in range(100)]
+    said = speech.spoken_corpus("sentences", {"train": 150, "val": 10, "test": 20},
+                                sentences=sentences)  # fmt: skip
+    texts = {p: {u.text for u in us} for p, us in said.items()}
+    assert not texts["train"] & texts["test"] and not texts["train"] & texts["val"]
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_pcm_wav_of_every_width_is_read(tmp_path, width):
+    t = np.arange(1600) / 16_000
+    tone = 0.5 * np.sin(2 * np.pi * 300 * t)
+    scale = 2 ** (8 * width - 1) - 1
+    ints = np.round(tone * scale).astype(np.int64)
+    if width == 1:
+        raw = (ints + 128).astype(np.uint8).tobytes()
+    else:
+        raw = b"".join(int(v).to_bytes(width, "little", signed=True) for v in ints)
+    with wave.open(str(tmp_path / "w.wav"), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(width)
+        f.setframerate(16_000)
+        f.writeframes(raw)
+    step = 1 / 2 ** (8 * width - 1)  # one step of the integer scale
+    np.testing.assert_allclose(read_audio(tmp_path / "w.wav"), tone, atol=1.5 * step)
+
+
 def test_stereo_at_another_rate_is_mixed_down_and_resampled(tmp_path):
     t = np.arange(44_100) / 44_100
     tone = 0.5 * np.sin(2 * np.pi * 440 * t)
@@ -129,7 +162,7 @@ def test_the_language_model_keeps_to_known_words(run, corpus):
     clips = sorted(corpus.glob("*.wav"))[:8]
     frames = log_probs(loaded.model, [log_mel(read_audio(c), 40) for c in clips])
     for found in frames:
-        assert set(decode(found, 8, loaded.lm, 2.0, 0.5).split()) <= set(WORDS)
+        assert set(decode(found, 8, loaded.lm, 2.0, 0.5, lexicon=True).split()) <= set(WORDS)
 
 
 def test_features_are_cached_so_the_next_run_does_not_synthesize(tmp_path, monkeypatch):
@@ -174,7 +207,7 @@ def test_training_views_are_augmented_reproducibly_and_resume_where_they_stopped
     [
         (lambda d: (d / "x.wav").write_text("hello"), "is not audio that can be read"),
         (lambda d: write_wav(d / "x.wav", np.zeros(0)), "holds no audio"),
-        (lambda d: write_wav(d / "x.wav", np.zeros(16_000 * 31)), "over the limit of 30 s"),
+        (lambda d: write_wav(d / "x.wav", np.zeros(16_000 * 21)), "over the limit of 20 s"),
     ],
 )
 def test_bad_audio_is_one_line(tmp_path, capsys, run, make, message):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from rnnkit.data.audio import decode_audio
 from rnnkit.tasks.base import Section
@@ -34,9 +35,9 @@ def recognizer(run: LoadedRecognizer) -> Section:
         lm: bool = Query(True, description="beam search with the word language model"),
     ) -> dict[str, Any]:
         body = await request.body()  # the app refuses more than MAX_BYTES with a 413
-        try:
+        try:  # in a worker thread: decoding must not hold up the event loop
             audio = decode_audio(body, "the upload", run.config.data.max_seconds)
-            return transcribe(run, [audio], beam=beam, lm=lm)[0]
+            return (await run_in_threadpool(transcribe, run, [audio], beam=beam, lm=lm))[0]
         except ValueError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
 

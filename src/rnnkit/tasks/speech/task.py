@@ -19,6 +19,7 @@ variable-length batches, and a linear layer to the characters and the blank, tra
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -99,19 +100,22 @@ def read_corpus(data: DataConfig, seed: int = 0) -> tuple[dict[str, list[speech.
     """The utterances of each part, and what to record about them."""
     about: dict[str, Any] = {"source": data.source}
     if data.source in ("digits", "sentences"):
-        speech.espeak()  # missing: the error that says how to install it, before anything
+        speech.check_variants()  # espeak-ng missing: the error that says how to install it
         sentences: list[str] = []
         if data.source == "sentences":
             from rnnkit.data.sources import load_documents
 
             texts = [d.text for d in load_documents(data.text)]
             sentences = speech.sentence_texts(texts, data.vocabulary)
-            about |= {"text": data.text, "sentences": len(sentences)}
+            words = sorted({w for sentence in sentences for w in sentence.split()})
+            about |= {"text": data.text, "sentences": len(sentences), "words": words}
         counts = {"train": data.train, "val": data.val, "test": data.test}
         parts = speech.spoken_corpus(data.source, counts, sentences=sentences, seed=seed,
                                      val_fraction=data.val_fraction,
                                      test_fraction=data.test_fraction)  # fmt: skip
         about["voices"] = {p: len({u.voice for u in us}) for p, us in parts.items()}
+        if data.source == "digits":
+            about["words"] = [*speech.DIGITS, "oh"]
     elif Path(data.source).is_dir():
         parts = speech.recordings(data.source, data.val_fraction, data.test_fraction)
     else:
@@ -169,6 +173,13 @@ def encode_text(text: str) -> list[int]:
     return [ALPHABET.index(c) for c in text]
 
 
+def too_short(frames: int, text: str, subsample: int) -> bool:
+    """Whether ``frames`` input frames leave CTC too few output frames for ``text``: one per
+    character and one more between each pair of equal neighbours."""
+    needed = len(text) + sum(a == b for a, b in itertools.pairwise(text))
+    return (frames - 1) // subsample + 1 < needed
+
+
 def decode_ids(ids: Sequence[int]) -> str:
     return " ".join("".join(ALPHABET[i] for i in ids if i).split())
 
@@ -219,7 +230,8 @@ class SpeechBatches:
                  seed: int = 0, augment: bool = False) -> None:  # fmt: skip
         if not feats:
             raise ValueError("no utterances to batch")
-        self.feats, self.targets = feats, [torch.tensor(encode_text(t)) for t in texts]
+        self.feats = feats
+        self.targets = [torch.tensor(encode_text(t), dtype=torch.long) for t in texts]
         self.batch_size, self.data, self.seed, self.augment = batch_size, data, seed, augment
         self.lengths = [len(f) for f in feats]
 

@@ -34,6 +34,7 @@ from rnnkit.tasks.speech.task import (
     decode_ids,
     features,
     read_corpus,
+    too_short,
 )
 from rnnkit.train.distributed import Context
 
@@ -110,7 +111,9 @@ def build(config: SpeechConfig, context: Context) -> Built:
     parts, about = read_corpus(config.data, config.train.seed)
     feats = {part: features(us, config.data) for part, us in parts.items()}
     texts = {part: [u.text for u in us] for part, us in parts.items()}
-    lm = WordLM.fit(texts["train"], config.model.lm_order)
+    lm = WordLM.fit(texts["train"], config.model.lm_order, about.get("words", ()))
+    pairs = zip(feats["train"], texts["train"], strict=True)
+    about["too_short"] = sum(too_short(len(f), t, config.model.subsample) for f, t in pairs)
     batch = config.train.batch_size
     train = SpeechBatches(feats["train"], texts["train"], batch, config.data,
                           seed=config.train.seed, augment=True)  # fmt: skip
@@ -132,13 +135,14 @@ def evaluate(model: Recognizer, data: SpeechBatches) -> dict[str, float]:
     was_training = model.training
     model.eval()
     total, chars, hypotheses, references = 0.0, 0, [], []
+    device = next(model.parameters()).device
     for batch in data.epoch(0):
-        output, loss = model(**batch)
+        output, loss = model(**{k: v.to(device) for k, v in batch.items()})
         scored = int((batch["targets"] != IGNORE_INDEX).sum())
         total, chars = total + float(loss) * scored, chars + scored
         for row, target in enumerate(batch["targets"].tolist()):
             frames = output.log_probs[row, : int(output.lengths[row])]
-            hypotheses.append(greedy(frames.numpy()))
+            hypotheses.append(greedy(frames.cpu().numpy()))
             references.append(decode_ids([i for i in target if i != IGNORE_INDEX]))
     model.train(was_training)
     return {"val_loss": total / max(chars, 1),
@@ -159,20 +163,24 @@ def test_report(model: Recognizer, config: SpeechConfig, lm: WordLM, feats, text
     best_paths = [greedy(f) for f in test]
     searched = [decode(f, beam, lm, alpha, beta, lexicon) for f in test]
     refs = texts["test"]
+    said = [w for r in refs for w in r.split()]
+    unknown = sum(w not in lm.ids for w in said) / max(len(said), 1)
     table = {"greedy": scores.error_rates(refs, best_paths),
              f"beam {beam} + LM": scores.error_rates(refs, searched)}  # fmt: skip
     lines = [f"{about['source']}: {len(refs)} test utterances"
              + (f" by {about['voices']['test']} voices never heard in training"
                 if "voices" in about else ""),
              f"language model: {config.model.lm_order}-gram Kneser-Ney of the training "
-             f"transcripts, weight {alpha:g}, word bonus {beta:g} (tuned on validation)",
+             f"transcripts, weight {alpha:g}, word bonus {beta:g} (tuned on validation); "
+             f"{100 * unknown:.1f}% of the test words are outside its vocabulary",
              scores.format_table(table)]  # fmt: skip
     examples = [{"reference": r, "greedy": g, "beam": s}
                 for r, g, s in zip(refs, best_paths, searched, strict=True)]  # fmt: skip
     for e in examples[:EXAMPLES]:
         lines += [f"\n  = {e['reference']}", f"  > {e['beam']}"]
     return {"scores": table, "data": about, "decoder": {"alpha": alpha, "beta": beta,
-            "tried": tried}, "examples": examples[:100], "report": "\n".join(lines)}  # fmt: skip
+            "tried": tried}, "out_of_vocabulary": unknown, "examples": examples[:100],
+            "report": "\n".join(lines)}  # fmt: skip
 
 
 def plot_alignment(run: LoadedRecognizer, samples: np.ndarray, path: str | Path) -> str:
