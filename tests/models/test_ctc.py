@@ -116,6 +116,7 @@ def test_beam_search_scores_equal_brute_force_with_the_word_model(lexicon):
     alpha, beta, T = 0.7, 0.3, 6
     frames = torch.log_softmax(torch.tensor(np.random.default_rng(3).normal(size=(T, 4))), -1)
     frames = frames.numpy()
+
     def readable(ids) -> bool:  # one space between words, none first
         text = "".join(alphabet[i] for i in ids)
         spaced = not text.startswith(" ") and "  " not in text

@@ -26,11 +26,11 @@ from rnnkit.tasks.speech.use import decode, log_probs, plot_alignment, transcrib
 UNAVAILABLE = Path(__file__).resolve().parents[3] / ".venv" / "espeak-unavailable"
 WORDS = ["yes", "no", "left", "right"]
 VOICES = ["en-us+m3", "en-gb+f2"]
-SPEEDS = [140, 160, 180, 200]
+SPEEDS = [140, 190]
 SMALL = ["model.hidden_size=96", "model.num_layers=2", "model.channels=64", "data.n_mels=40",
-         "train.epochs=30", "train.batch_size=8", "train.lr=0.005", "model.beam=4",
+         "train.epochs=15", "train.batch_size=8", "train.lr=0.005", "model.beam=4",
          "model.dropout=0", "data.masks=0", "data.noise=0", "data.stretch=0", "data.shift=0",
-         "data.val_fraction=0.2", "data.test_fraction=0.2"]  # fmt: skip
+         "data.val_fraction=0.1", "data.test_fraction=0.1"]  # fmt: skip
 
 
 def need_espeak():
@@ -52,8 +52,8 @@ def write_wav(path, samples, rate=16_000, channels=1):
 
 
 def spoken_folder(folder: Path) -> Path:
-    """Every sequence of one or two of the words, said by both voices at four rates."""
-    texts = [" ".join(p) for k in (1, 2) for p in itertools.product(WORDS, repeat=k)]
+    """Every sequence of one to three of the words, said by both voices at two rates."""
+    texts = [" ".join(p) for k in (1, 2, 3) for p in itertools.product(WORDS, repeat=k)]
     rows = ["path,text"]
     for i, (text, voice, speed) in enumerate(itertools.product(texts, VOICES, SPEEDS)):
         name = f"clip{i}.wav"
@@ -98,7 +98,8 @@ def test_beam_one_without_the_language_model_is_greedy_on_a_trained_network(run,
 
 def test_the_command_the_route_and_the_alignment(run, corpus, capsys, tmp_path):
     clip = sorted(corpus.glob("clip*.wav"))[0]
-    truth = dict(line.split(",") for line in (corpus / "transcripts.csv").read_text().split()[1:])
+    rows = (corpus / "transcripts.csv").read_text().splitlines()[1:]
+    truth = dict(line.split(",") for line in rows)
     assert main(["transcribe", str(run), str(clip), "--json", "--alignment",
                  str(tmp_path / "a.png")]) == 0  # fmt: skip
     (found,) = json.loads(capsys.readouterr().out)

@@ -15,8 +15,8 @@ import numpy as np
 
 __all__ = ["error_rates", "format_table", "tune_lm"]
 
-ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
-BETAS = (0.0, 1.0, 2.0)
+ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+BETAS = (0.0, 1.0, 2.0, 3.0)
 TUNE_AT_MOST = 200  # validation utterances the weights are tuned on
 
 

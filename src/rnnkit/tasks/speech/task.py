@@ -54,7 +54,7 @@ class DataConfig:
     source: str = "digits"  # digits, sentences, or a folder of recordings
     text: str = "stdlib"  # where `sentences` come from: any rnnkit text source
     vocabulary: int = 2000  # sentences: the closed vocabulary's size
-    train: int = 4000  # synthesized utterances per part
+    train: int = 8000  # synthesized utterances per part
     val: int = 300
     test: int = 500
     val_fraction: float = 0.1  # of the voices and of the texts (of recordings: their texts
@@ -82,7 +82,7 @@ class ModelConfig(RecurrentConfig):
 
 
 def _train_defaults() -> TrainConfig:
-    return TrainConfig(epochs=15, batch_size=32, lr=2e-3, schedule="cosine", clip_norm=5.0,
+    return TrainConfig(epochs=8, batch_size=32, lr=2e-3, schedule="cosine", clip_norm=5.0,
                        log_every=50, checkpoint_every=500)  # fmt: skip
 
 

@@ -199,7 +199,9 @@ def plot_alignment(run: LoadedRecognizer, samples: np.ndarray, path: str | Path)
     stride = run.config.model.subsample * 0.01  # seconds per output frame
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})  # fmt: skip
+    loudest = float(feats.max())  # show 50 dB below the loudest band (log power: 11.5)
     top.imshow(feats.T.numpy(), origin="lower", aspect="auto", cmap="magma",
+               vmin=loudest - 11.5, vmax=loudest,
                extent=(0, len(feats) * 0.01, 0, feats.shape[1]))  # fmt: skip
     top.set_ylabel("mel band")
     best = probs.argmax(1)
