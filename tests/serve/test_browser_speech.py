@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,31 +25,14 @@ from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
 from rnnkit.tasks.speech.routes import MAX_BYTES
 from rnnkit.tasks.speech.use import transcribe
+from speaking import need_espeak, write_wav
 
-UNAVAILABLE = Path(__file__).resolve().parents[2] / ".venv" / "espeak-unavailable"
 TEXTS = ["yes", "no", "stop", "go", "yes no", "stop go", "go yes", "no stop", "yes stop go",
          "no go", "go go", "stop no yes"]  # fmt: skip
 VOICES = ["en-us+m3", "en-gb+f2"]
 TINY = ["train.epochs=1", "model.hidden_size=16", "model.num_layers=1", "model.channels=16",
         "data.n_mels=40", "model.beam=2", "data.val_fraction=0.2", "data.test_fraction=0.2",
         "model.dropout=0"]  # fmt: skip
-
-
-def need_espeak():
-    try:
-        speech.espeak()
-    except ValueError as e:
-        why = UNAVAILABLE.read_text().strip() if UNAVAILABLE.exists() else str(e)
-        pytest.skip(f"espeak-ng is missing: {why}")
-
-
-def write_wav(path, samples, rate=16_000):
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from rnnkit.tasks import runner
 from rnnkit.tasks.runner import load_run
 from rnnkit.tasks.speech.task import DataConfig, SpeechBatches, augment, features
 from rnnkit.tasks.speech.use import decode, log_probs, plot_alignment, transcribe
+from speaking import need_espeak, write_wav
 
-UNAVAILABLE = Path(__file__).resolve().parents[3] / ".venv" / "espeak-unavailable"
 WORDS = ["yes", "no", "left", "right"]
 VOICES = ["en-us+m3", "en-gb+f2"]
 SPEEDS = [140, 190]
@@ -31,24 +31,6 @@ SMALL = ["model.hidden_size=96", "model.num_layers=2", "model.channels=64", "dat
          "train.epochs=15", "train.batch_size=8", "train.lr=0.005", "model.beam=4",
          "model.dropout=0", "data.masks=0", "data.noise=0", "data.stretch=0", "data.shift=0",
          "data.val_fraction=0.1", "data.test_fraction=0.1"]  # fmt: skip
-
-
-def need_espeak():
-    try:
-        speech.espeak()
-    except ValueError as e:
-        why = UNAVAILABLE.read_text().strip() if UNAVAILABLE.exists() else str(e)
-        pytest.skip(f"espeak-ng is missing: {why}")
-
-
-def write_wav(path, samples, rate=16_000, channels=1):
-    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(channels)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(data.tobytes())
-    return path
 
 
 def spoken_folder(folder: Path) -> Path:
