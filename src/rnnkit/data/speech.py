@@ -100,6 +100,16 @@ def espeak() -> str:
     return found
 
 
+def espeak_version() -> str | None:
+    """espeak-ng's version line (its voices change between versions), None where it is
+    missing."""
+    try:
+        program = espeak()
+    except ValueError:
+        return None
+    return subprocess.run([program, "--version"], capture_output=True, text=True).stdout.strip()
+
+
 def synthesize(utterance: Utterance) -> np.ndarray:
     """The samples (float32 mono, 16 kHz) of espeak-ng saying ``utterance``."""
     command = [espeak(), "-v", utterance.voice, "-s", str(utterance.speed), "-p",

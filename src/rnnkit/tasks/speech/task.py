@@ -131,7 +131,7 @@ def features(utterances: Sequence[speech.Utterance], data: DataConfig,
     folder when they were computed before (the key covers the utterances, the settings and
     each recording's size and time), else synthesized or read and cached atomically."""
     cache = default_cache_dir() / "speech" if cache is None else cache
-    key = hashlib.sha256(json.dumps([FEATURES_FORMAT, data.n_mels, _espeak_version(),
+    key = hashlib.sha256(json.dumps([FEATURES_FORMAT, data.n_mels, speech.espeak_version(),
                                      [_identity(u) for u in utterances]]).encode())  # fmt: skip
     path = cache / f"features-{len(utterances)}-{key.hexdigest()[:16]}.pt"
     if path.is_file():
@@ -157,15 +157,6 @@ def _identity(u: speech.Utterance) -> list:
         stat = Path(u.path).stat()
         return [u.text, u.path, stat.st_size, stat.st_mtime_ns]
     return list(asdict(u).values())
-
-
-def _espeak_version() -> str | None:
-    import shutil
-    import subprocess
-
-    found = shutil.which("espeak-ng")
-    return subprocess.run([found, "--version"], capture_output=True, text=True).stdout.strip() \
-        if found else None  # fmt: skip
 
 
 def encode_text(text: str) -> list[int]:
