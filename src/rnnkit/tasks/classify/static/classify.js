@@ -90,9 +90,7 @@
 
   function reason(body) {
     // A route's own 422 says why in a string; a malformed request lists the fields' errors.
-    if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) return body.detail.map((e) => e.msg).join("; ");
-    return "The server refused the input";
+    return serverReason(body) ?? "The server refused the input";
   }
 
   const ready = fetch("healthz").then((r) => r.json()).then((health) => {

@@ -35,10 +35,7 @@
 
   // The message of a 4xx/5xx answer: FastAPI's {"detail": "..."} or its validation list.
   function problem(response, body) {
-    const detail = body && body.detail;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => d.msg || String(d)).join("; ");
-    return `${response.status} ${response.statusText}`.trim();
+    return serverReason(body) ?? `${response.status} ${response.statusText}`.trim();
   }
 
   function showError(message) {

@@ -33,9 +33,8 @@
   }
 
   function reason(response, body) {
-    // The route's own 422 says why in a string; a malformed query lists the fields' errors.
-    if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) return body.detail.map((e) => e.msg).join("; ");
+    const given = serverReason(body); // the route's own 422, or a malformed query's fields
+    if (given !== null) return given;
     if (response.status === 413) { // the app's limit on a request's body, not the route's
       return "The clip is over the size the server takes; record or pick a shorter one";
     }
