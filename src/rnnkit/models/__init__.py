@@ -14,20 +14,23 @@ Outputs:
     `LanguageModel` (and any model that carries state across calls): a `RecurrentOutput`
     ``(logits, state)``, so truncated BPTT reads
     ``output, loss = model(**batch, state=state); state = detach_state(output.state)``.
-    `Seq2Seq`: a `Seq2SeqOutput` ``(logits, attention)`` with the attention weights.
+    `Seq2Seq`: a `Seq2SeqOutput` ``(logits, attention)`` with the attention weights;
+    `Captioner` (images in, a sentence out): a `CaptionOutput`, the same pair.
 
 Padding: ``lengths`` (N,) gives the valid steps of each input sequence, in any order;
 target steps holding -100 (`IGNORE_INDEX`) are not scored.
 
-Generation: `LanguageModel`, `SequenceGenerator` and `Seq2Seq` give the first tokens and
-state with ``start(...)`` and step with ``step(tokens (N,), state) -> (logits (N, V), state)``;
-the functions in `rnnkit.models.decoding` (greedy, sample, beam_search) drive them.
+Generation: `LanguageModel`, `SequenceGenerator`, `Seq2Seq` and `Captioner` give the first
+tokens and state with ``start(...)`` and step with ``step(tokens (N,), state) -> (logits
+(N, V), state)``; the functions in `rnnkit.models.decoding` (greedy, sample,
+beam_search) drive them.
 
 Shapes: N batch, T time, S source steps, I input features, E embedding, H hidden,
 D directions, L layers, C classes, V vocabulary.
 """
 
 from rnnkit.models.attention import Attention
+from rnnkit.models.captioner import Captioner, CaptionOutput, ImageEncoder
 from rnnkit.models.checks import IGNORE_INDEX
 from rnnkit.models.classifier import (
     ClassifierEnsemble,
@@ -46,7 +49,10 @@ __all__ = [
     "IGNORE_INDEX",
     "MLP",
     "Attention",
+    "CaptionOutput",
+    "Captioner",
     "ClassifierEnsemble",
+    "ImageEncoder",
     "LanguageModel",
     "RecurrentOutput",
     "Seq2Seq",
