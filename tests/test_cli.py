@@ -43,7 +43,7 @@ def test_train_writes_a_run_directory_and_resume_continues_it(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "sorting"], "task must be one of adding, classify, copy"),
+        (["train", "sorting"], "task must be one of adding, caption, classify, copy"),
         (["train", "adding", "model.hidden=3"], "unknown setting model.hidden; valid settings"),
         (["train", "adding", "train.lr=fast"], "train.lr must be float, got 'fast'"),
         (["train", "adding", "model.kind=tree"], "model.kind must be one of"),

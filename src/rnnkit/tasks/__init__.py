@@ -4,4 +4,4 @@ Importing this package registers the built-in tasks; `rnnkit.tasks.runner` train
 runs of any of them.
 """
 
-from rnnkit.tasks import classify, forecast, lm, speech, toy, translate  # noqa: F401  (registers)
+from rnnkit.tasks import caption, classify, forecast, lm, speech, toy, translate  # noqa: F401

@@ -76,7 +76,7 @@
   }
 
   function sendFile(file) {
-    if (file) send(file, file.type, file.name); // its bytes as they are
+    send(file, file.type, file.name); // its bytes as they are
   }
 
   // Recording. A worklet (from a Blob: no other file to serve) posts each block of samples
@@ -218,26 +218,7 @@
 
   recordButton.addEventListener("click", () => (recording ? stop() : start()));
 
-  picker.addEventListener("change", () => {
-    sendFile(picker.files[0]);
-    picker.value = ""; // picking the same file again sends it again
-  });
-  for (const type of ["dragenter", "dragover"]) {
-    drop.addEventListener(type, (event) => {
-      event.preventDefault();
-      drop.classList.add("over");
-    });
-  }
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (event) => {
-    event.preventDefault();
-    drop.classList.remove("over");
-    sendFile(event.dataTransfer.files[0]);
-  });
-  // A file dropped beside the zone would make the browser leave the page to open it.
-  for (const type of ["dragover", "drop"]) {
-    document.addEventListener(type, (event) => event.preventDefault());
-  }
+  fileDrop(drop, picker, sendFile); // page.js: picked or dropped, the file is sent
 
   fetch("healthz").then((r) => r.json()).then((health) => {
     beam.value = health.beam;
