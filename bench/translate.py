@@ -18,34 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from variants import parse_variant, train
 
 VARIANTS = {
     "defaults": [],
     "no attention": ["model.attention=none"],
     "separate vocabularies": ["data.joint=false"],
 }
-
-
-def parse_variant(text: str) -> tuple[str, list[str]]:
-    name, _, settings = text.partition("=")
-    if not name or not settings:
-        raise SystemExit(f"--variant {text!r}: write NAME=SECTION.KEY=VALUE[,SECTION.KEY=VALUE]")
-    return name, settings.split(",")
-
-
-def train(data: str, settings: list[str], folder: Path) -> tuple[dict, float]:
-    command = [sys.executable, "-m", "rnnkit", "train", "translate", "--quiet",
-               "--data", data, "--out", str(folder), *settings]  # fmt: skip
-    start = time.perf_counter()
-    if subprocess.run(command, stdout=subprocess.DEVNULL).returncode:
-        raise SystemExit(f"stopped: {' '.join(command[2:])} failed (its error is above)")
-    seconds = time.perf_counter() - start
-    return json.loads((folder / "results.json").read_text()), seconds
 
 
 def main() -> None:
@@ -64,7 +47,9 @@ def main() -> None:
     rows, baselines = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, settings) in enumerate(variants.items()):
-            results, seconds = train(args.data, [*args.settings, *settings], Path(tmp) / str(i))
+            results, seconds = train(
+                "translate", args.data, [*args.settings, *settings], Path(tmp) / str(i)
+            )
             table = results["scores"]
             beam = next(k for k in table if k.startswith("network, beam"))
             rows[name] = {"seconds": round(seconds, 1), "beam": table[beam],
