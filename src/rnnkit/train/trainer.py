@@ -39,6 +39,7 @@ from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
 from rnnkit.train.progress import ProgressReporter
 from rnnkit.train.rundir import RunLocked, run_lock
 from rnnkit.train.state import Counters, Progress, RunLog, restore, snapshot
+from rnnkit.train.threads import ThreadPolicy
 
 # TrainConfig, TrainResult, TrainingDiverged and evaluate_loss live in rnnkit.train.config;
 # they are imported from here too, as are Counters and Progress (rnnkit.train.state).
@@ -104,6 +105,7 @@ class Trainer:
             config.precision == "auto" and self.context.device.type == "cuda"
         )
         self.autocast = torch.autocast(self.context.device.type, torch.bfloat16, use_bf16)
+        self.threads = ThreadPolicy() if self.context.device.type == "cpu" else None
 
     @property
     def counters(self) -> Counters:
@@ -122,7 +124,11 @@ class Trainer:
         `RunLocked`. Raises `TrainingDiverged` when training or validation stops being finite.
         """
         with self._locked():
-            return self._fit(resume)
+            try:
+                return self._fit(resume)
+            finally:
+                if self.threads is not None:
+                    self.threads.restore()
 
     def _fit(self, resume: bool) -> TrainResult:
         if resume:
@@ -181,6 +187,8 @@ class Trainer:
         self.reporter.start_epoch(c.epoch, cfg.epochs, len(data), done=c.batch)
         started, tokens_seen = time.perf_counter(), 0
         for batch in data.epoch(c.epoch, start=c.batch):
+            if self.threads is not None:
+                self.threads.adapt()  # the cores other processes leave free
             batch = {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
             last_micro = (c.batch + 1) % cfg.accumulate == 0 or c.batch + 1 == len(data)
             sync = contextlib.nullcontext() if last_micro else self._no_sync()
