@@ -5,7 +5,8 @@ Each measurement is a fresh process (so the thread pool starts as a user's would
 trains the language model of bench/train_throughput.py for ``--chunks`` chunks and prints
 its tokens per second; the busy process is a Python loop this script starts before and
 stops after. The policies are ``RNNKIT_THREADS=all`` (one thread per core, whatever else
-runs) and the default, `rnnkit.train.threads.ThreadPolicy` (the cores others leave free).
+runs), ``RNNKIT_THREADS=1`` (what the default can at best keep with one core busy) and the
+default, `rnnkit.train.threads.ThreadPolicy` (the cores others leave free).
 The ratios are each policy's busy rate over its own quiet rate, and the default's quiet
 rate over all's (its cost on a quiet machine).
 
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-POLICIES = {"all threads": "all", "default (free cores)": ""}
+POLICIES = {"all threads": "all", "one thread": "1", "default (free cores)": ""}
 WORKER = """
 import sys, torch
 sys.path.insert(0, {bench!r})
