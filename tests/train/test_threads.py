@@ -50,8 +50,8 @@ def test_others_are_this_process_cores_less_its_own_time(two_threads, monkeypatc
     monkeypatch.setattr(threads.time, "perf_counter", lambda: clock["wall"])
     monkeypatch.setattr(threads.time, "process_time", lambda: clock["own"])
     monkeypatch.setattr(threads, "_busy_seconds", lambda cores: clock["busy"])
-    policy = ThreadPolicy()  # the first reading
-    clock.update(wall=0.1, busy=0.2, own=0.1)
+    policy = ThreadPolicy()  # the first reading, and a look FIRST_WINDOW later
+    clock.update(wall=0.05, busy=0.2, own=0.1)
     assert policy.others() is None  # under FIRST_WINDOW: too soon to tell
     clock.update(wall=2.0, busy=3.5, own=1.5)
     assert policy.others() == pytest.approx(1.0)  # 3.5 busy, 1.5 ours: one core of others

@@ -2,8 +2,9 @@
 
 On a busy machine a trainer that keeps one thread per core loses far more than the cores it
 shares: torch's threads wait for each other at every operation, so one slow thread slows
-all. `ThreadPolicy` looks, about once a second while training, at how much CPU time the other
-processes took on this process's cores since it last looked (``/proc/stat`` less this
+all. `ThreadPolicy` looks, for a tenth of a second before training and then about once a second
+while training, at how much CPU time the other processes took on this process's cores since
+it last looked (``/proc/stat`` less this
 process's own time), and sets torch's thread count to the cores they left free: all of them
 on a quiet machine, fewer while something else runs, all again when it stops.
 
@@ -22,7 +23,7 @@ import torch
 
 STAT = Path("/proc/stat")
 WINDOW = 1.0  # seconds of CPU accounting behind each decision
-FIRST_WINDOW = 0.25  # behind the first: a short run is decided early
+FIRST_WINDOW = 0.1  # the look taken before training starts, so its first step is decided
 
 
 def _cores() -> list[int]:
@@ -63,8 +64,10 @@ class ThreadPolicy:
         self.active = self.active and self.most > 1 and _busy_seconds(self.cores) is not None
         self.last: tuple[float, float, float] | None = None  # wall, all busy, own CPU seconds
         self.window = FIRST_WINDOW
-        if self.active:
-            self.others()  # the first reading: the first decision comes FIRST_WINDOW later
+        if self.active:  # decide before the first step: on a busy machine it is the slowest
+            self.others()
+            time.sleep(FIRST_WINDOW)
+            self.adapt()
 
     def others(self) -> float | None:
         """Cores the other processes kept busy since the last reading, or None: at the first
