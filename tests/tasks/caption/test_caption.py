@@ -19,8 +19,8 @@ from rnnkit.models.decoding import greedy
 from rnnkit.serve.app import create_app
 from rnnkit.tasks.caption.baselines import nearest_captions
 from rnnkit.tasks.caption.sources import balanced, held_out_numbers
-from rnnkit.tasks.caption.task import CaptionBatches, Part, caption_words
-from rnnkit.tasks.caption.use import attention_of, caption, describe, read_run_image, words_of
+from rnnkit.tasks.caption.task import CaptionBatches, Part, caption_words, words_of
+from rnnkit.tasks.caption.use import attention_of, caption, describe, read_run_image
 from rnnkit.tasks.runner import load_run
 
 

@@ -18,6 +18,7 @@ from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import LanguageModel
 from rnnkit.models.checks import IGNORE_INDEX
 from rnnkit.models.decoding import beam_search
+from rnnkit.tasks.caption.task import words_of
 
 BLIND_STEPS, BLIND_BATCH = 300, 64
 
@@ -26,10 +27,11 @@ def blind_caption(references: list[list[str]], vocab: Tokenizer, max_words: int,
                   beam: int = 3, seed: int = 0) -> str:  # fmt: skip
     """The caption an image-blind decoder writes (the same for every image)."""
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     texts = [ref for refs in references for ref in refs]
     sequences = [torch.tensor([vocab.eos_id, *vocab.encode(t), vocab.eos_id]) for t in texts]
-    model = LanguageModel(vocab.vocab_size, embedding_dim=64, hidden_size=128)
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's generator untouched
+        torch.manual_seed(seed)
+        model = LanguageModel(vocab.vocab_size, embedding_dim=64, hidden_size=128)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(BLIND_STEPS):
@@ -44,8 +46,7 @@ def blind_caption(references: list[list[str]], vocab: Tokenizer, max_words: int,
     tokens, state = model.start(torch.tensor([[vocab.eos_id]]))
     found = beam_search(model, tokens, state, max_length=max_words + 1, eos=vocab.eos_id,
                         beam_size=beam, banned=[vocab.unk_id])  # fmt: skip
-    ids = found.tokens[0, 0].tolist()
-    return vocab.decode(ids[: ids.index(vocab.eos_id)] if vocab.eos_id in ids else ids)
+    return words_of(vocab, found.tokens[0, 0].tolist())
 
 
 def _pooled(images: torch.Tensor) -> torch.Tensor:

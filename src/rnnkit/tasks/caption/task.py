@@ -119,6 +119,13 @@ def image_size(data: DataConfig) -> tuple[int, int]:
     return SIZES.get(data.source, FOLDER_SIZE)
 
 
+def words_of(vocab: Tokenizer, ids: list[int]) -> str:
+    """The caption of generated ids: the words before the first ``eos``."""
+    if vocab.eos_id in ids:
+        ids = ids[: ids.index(vocab.eos_id)]
+    return vocab.decode(ids)
+
+
 def to_model(images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> floats in [0, 1], as the model reads them."""
     return images.float().div_(255)

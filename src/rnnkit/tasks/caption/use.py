@@ -16,7 +16,6 @@ import torch
 from rnnkit.data.captions import read_image
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.models.captioner import Captioner
-from rnnkit.models.checks import IGNORE_INDEX
 from rnnkit.models.decoding import beam_search
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.caption import scores
@@ -28,8 +27,10 @@ from rnnkit.tasks.caption.task import (
     Part,
     build_model,
     to_model,
+    words_of,
 )
 from rnnkit.tasks.runner import load_run_weights
+from rnnkit.train.config import evaluate_loss
 from rnnkit.train.distributed import Context
 
 VAL_CAPTIONED = 500  # validation images captioned at each evaluation, for val_bleu4
@@ -57,13 +58,6 @@ def read_run_image(run: LoadedCaptioner, source: str | Path | bytes,
     """An image file (or an upload's bytes) as the run reads images: converted to its mode
     (grey or colour) and resized to its size, (C, H, W) uint8."""
     return read_image(source, run.mode, run.image_size, what)
-
-
-def words_of(vocab: Tokenizer, ids: list[int]) -> str:
-    """The caption of generated ids: the words before the first ``eos``."""
-    if vocab.eos_id in ids:
-        ids = ids[: ids.index(vocab.eos_id)]
-    return vocab.decode(ids)
 
 
 @torch.no_grad()
@@ -157,15 +151,6 @@ def validation_scores(model: Captioner, data: CaptionBatches, vocab: Tokenizer,
                       part: Part) -> dict[str, float]:  # fmt: skip
     """The loss per word on the validation part (first references) and the BLEU-4 of the
     greedy captions of its first `VAL_CAPTIONED` images with all their references."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    for batch in data.epoch(0):
-        _, loss = model(**{k: v.to(device) for k, v in batch.items()})
-        scored = int((batch["targets"] != IGNORE_INDEX).sum())
-        total, count = total + float(loss) * scored, count + scored
     captions = describe(model, vocab, part.images[:VAL_CAPTIONED], beam=1)
-    model.train(was_training)
     bleu4 = scores.bleu(captions, part.references[:VAL_CAPTIONED])["bleu4"]
-    return {"val_loss": total / max(count, 1), "val_bleu4": bleu4}
+    return evaluate_loss(model, data) | {"val_bleu4": bleu4}
