@@ -35,3 +35,20 @@ def test_training_loss_equals_the_loss_of_the_full_log_probabilities():
 def test_bad_adaptive_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LanguageModel(50, embedding_dim=8, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_adaptive_softmax_trains_under_bf16_autocast_on_cpu(kind):
+    """torch's adaptive softmax fills a tensor of its input's dtype with bf16 cluster scores:
+    the decoder hands it features in the autocast dtype and averages the loss in float32."""
+    torch.manual_seed(0)
+    model = LanguageModel(50, embedding_dim=8, hidden_size=32, kind=kind, adaptive_cutoffs=(10, 30))
+    inputs, targets = torch.randint(50, (3, 7)), torch.randint(50, (3, 7))
+    exact = model(inputs, targets)[1]
+    with torch.autocast("cpu", torch.bfloat16):
+        _, loss = model(inputs, targets)
+        scores = model(inputs)[0].logits
+    assert loss.dtype == torch.float32 and scores.shape == (3, 7, 50)
+    torch.testing.assert_close(loss, exact, atol=0.05, rtol=0.01)  # bf16 keeps ~3 digits
+    loss.backward()
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in model.parameters())

@@ -178,7 +178,8 @@ class TokenDecoder(nn.Module):
         """Mean negative log-likelihood of the scored targets (not -100) without the full
         (N, T, V) scores: the adaptive softmax's training path."""
         scored = targets != -100
-        return -self.out(features[scored], targets[scored]).output.mean()
+        features = _autocast_dtype(features[scored])
+        return -self.out(features, targets[scored]).output.float().mean()
 
 
 class OutputLayer(nn.Module):
@@ -204,8 +205,19 @@ class OutputLayer(nn.Module):
 def _scores(project: nn.Module, out: nn.Module, V: int, features: Tensor) -> Tensor:
     """(..., H) -> (..., V): the output layer, full or adaptive (which gives log-probs)."""
     if isinstance(out, nn.AdaptiveLogSoftmaxWithLoss):
-        return out.log_prob(features.reshape(-1, features.shape[-1])).view(*features.shape[:-1], V)
+        flat = _autocast_dtype(features.reshape(-1, features.shape[-1]))
+        return out.log_prob(flat).view(*features.shape[:-1], V)
     return out(project(features))
+
+
+def _autocast_dtype(features: Tensor) -> Tensor:
+    """``features`` in the autocast dtype where autocast is on for their device. torch's
+    adaptive softmax fills a tensor of its input's dtype with its clusters' log-probabilities,
+    which autocast computes in bf16: float32 features under autocast would not fit them."""
+    device = features.device.type
+    if torch.is_autocast_enabled(device):
+        return features.to(torch.get_autocast_dtype(device))
+    return features
 
 
 def _log_probs(scores: Tensor, adaptive: bool) -> Tensor:

@@ -59,6 +59,9 @@ class Built:
     # After training, on the main process: final scores (test set, baselines), which the
     # runner writes to results.json and hands back.
     finish: Callable[[Path], dict[str, Any]] | None = None
+    # The task measured that its scores hold when trained in bf16: train.precision=auto then
+    # uses bf16 on a CPU with bf16 instructions too (rnnkit.train.precision).
+    bf16_on_cpu: bool = False
 
 
 @dataclass

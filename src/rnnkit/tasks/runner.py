@@ -91,6 +91,7 @@ def train(
             run_dir=out,
             evaluate=built.evaluate,
             context=context,
+            bf16_on_cpu=built.bf16_on_cpu,
         )
         if context.is_main and not resume:
             create_run_dir(out, {"task": task.name, "format": CONFIG_FORMAT, "config": saved})

@@ -75,7 +75,9 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps between checkpoints (and at each epoch end)
     keep_checkpoints: int = 2
     max_bad_steps: int = 5  # consecutive non-finite steps before giving up
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU only
+    # bf16 autocast: auto turns it on on a GPU, and on a CPU with bf16 instructions for the
+    # tasks whose scores hold in bf16 (see rnnkit.train.precision)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     device: str = "auto"
     seed: int = 0
     quiet: bool = False

@@ -36,6 +36,7 @@ from rnnkit.train.config import (
     monitored_value,
 )
 from rnnkit.train.optim import Schedule, build_optimizer, clip_gradients
+from rnnkit.train.precision import cpu_bf16_flags, use_bf16
 from rnnkit.train.progress import ProgressReporter
 from rnnkit.train.rundir import RunLocked, run_lock
 from rnnkit.train.state import Counters, Progress, RunLog, restore, snapshot
@@ -69,6 +70,8 @@ class Trainer:
         evaluate: ``evaluate(model, val_data) -> {"val_loss": ..., ...}``; default
             `evaluate_loss`. The metric named ``config.monitor`` drives early stopping.
         context: a `distributed.Context`; default: `distributed.setup(config.device)`.
+        bf16_on_cpu: ``precision=auto`` may train in bf16 on a CPU with bf16 instructions:
+            the caller measured that its scores hold (`rnnkit.train.precision`).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Trainer:
         run_dir: str | Path | None = None,
         evaluate: Evaluator = evaluate_loss,
         context: distributed.Context | None = None,
+        bf16_on_cpu: bool = False,
     ) -> None:
         self.config, self.train_data, self.val_data = config, train_data, val_data
         self.context = context or distributed.setup(config.device)
@@ -101,10 +105,9 @@ class Trainer:
         self.pending_loss, self.pending_tokens = 0.0, 0  # the optimizer step being gathered
         unit = "tok" if train_data.stateful or _has_time(train_data) else "samples"
         self.reporter = ProgressReporter(config.quiet, unit, enabled=self.context.is_main)
-        use_bf16 = config.precision == "bf16" or (
-            config.precision == "auto" and self.context.device.type == "cuda"
-        )
-        self.autocast = torch.autocast(self.context.device.type, torch.bfloat16, use_bf16)
+        device = self.context.device
+        self.bf16 = use_bf16(config.precision, device, bf16_on_cpu)
+        self.autocast = torch.autocast(device.type, torch.bfloat16, self.bf16)
         self.threads = ThreadPolicy() if self.context.device.type == "cpu" else None
 
     @property
@@ -140,6 +143,9 @@ class Trainer:
         result = TrainResult(p.counters, p.best, stopped_early=p.stopped_early)
         if self._finished():
             self.reporter.message("the run had already finished; nothing left to train")
+        elif self.bf16 and self.context.device.type == "cpu":
+            flags = " and ".join(cpu_bf16_flags()) or "no bf16 instructions: emulated"
+            self.reporter.message(f"bf16 autocast on this CPU ({flags}); train.precision=fp32: off")
         while not self._finished():
             summary = self._train_epoch()
             if self.val_data is not None and self.config.eval_every is None:

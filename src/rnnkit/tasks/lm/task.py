@@ -202,7 +202,7 @@ def build(config: LMConfig, context: Context) -> Built:
             "documents": corpus.documents, "digest": corpus.digest}  # fmt: skip
     files = {VOCAB_FILE: corpus.tokenizer.to_dict(), DATA_FILE: data}
     reports = tuple(lm_metrics(0.0, level, "val"))
-    return Built(model, train, val, evaluate, reports, files, finish)
+    return Built(model, train, val, evaluate, reports, files, finish, bf16_on_cpu=True)
 
 
 def report(config: LMConfig, corpus: Corpus, run_dir: Path) -> dict[str, Any]:
