@@ -54,6 +54,11 @@ class SeriesScaler:
             values = _log_target(values)
         return (values - np.asarray(self.center)) / np.asarray(self.scale)
 
+    def target_z(self, values: np.ndarray) -> np.ndarray:
+        """Values of the target (any shape) -> scaled, as `transform` scales its column."""
+        values = np.log(values) if self.log else np.asarray(values, dtype=np.float64)
+        return (values - self.center[0]) / self.scale[0]
+
     def target_values(self, z: np.ndarray, origin_z: np.ndarray | float) -> np.ndarray:
         """Scaled target forecasts (any shape, relative when the scaler is) -> values.
 
@@ -99,6 +104,7 @@ def windows(
     input_length: int,
     horizon: int,
     relative: bool,
+    anchor: np.ndarray | None = None,
 ) -> tuple[dict[str, Tensor], np.ndarray]:
     """The windows at ``origins`` as float32 tensors for `rnnkit.models.Forecaster`.
 
@@ -108,6 +114,8 @@ def windows(
         origins: (S,) first forecast row of each window; each needs L rows before it.
             Target rows past T are NaN (a forecast beyond the data has no targets).
         relative: shift each value column by its value at the last input step.
+        anchor: (S,) what the target column is shifted by instead (with ``relative``): the
+            hybrid strategy's scaled level at each last input step.
 
     Returns the batch ``{"inputs": (S, L, V + C), "future": (S, H, C), "targets": (S, H, V)}``
     and ``origin`` (S,), the scaled target at each last input step (what a relative
@@ -127,6 +135,8 @@ def windows(
     targets = np.where(inside[..., None], z[np.minimum(ahead, T - 1)], np.nan)  # (S, H, V)
     inputs = np.concatenate([z[past], covariates[past]], axis=2)  # (S, L, F)
     last = z[origins - 1]  # (S, V)
+    if anchor is not None:
+        last[:, 0] = anchor
     if relative:
         V = z.shape[1]
         inputs[:, :, :V] -= last[:, None]

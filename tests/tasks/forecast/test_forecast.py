@@ -219,7 +219,7 @@ def bad_files():
         "backwards": (backwards, "sort"),
         "duplicate": (duplicate, "same date"),
         "nan-run": (gap, "missing"),
-        "short": (good.head(12), "shorter than one window"),
+        "short": (good.head(12), "too few for 3 backtest origins of 7 steps"),
         "not-numeric": (text, "not a finite number"),
     }
 

@@ -21,7 +21,6 @@ from rnnkit.tasks.forecast.task import (
     ForecastConfig,
     batches,
     build_model,
-    check_backtest,
     model_for,
     prepare,
     series_file,
@@ -41,7 +40,7 @@ class ForecastTask(Task):
     )
 
     def build(self, config: ForecastConfig, context: Context) -> Built:
-        from rnnkit.tasks.forecast.backtest import backtest_run
+        from rnnkit.tasks.forecast.backtest import backtest_run, check_backtest
         from rnnkit.tasks.forecast.use import history_file
 
         prepared = prepare(config)  # bad data fails here, before a run directory exists
@@ -57,7 +56,7 @@ class ForecastTask(Task):
         files = {
             SERIES_FILE: series_file(config, prepared),
             HISTORY_FILE: history_file(prepared.series, prepared.columns, cut.input_length,
-                                       cut.horizon),
+                                       cut.horizon, whole=prepared.decomposed is not None),
         }  # fmt: skip
         return Built(model, train, val, files=files, finish=finish)
 

@@ -35,7 +35,6 @@ from rnnkit.tasks.forecast.task import (
     SERIES_FILE,
     ForecastConfig,
     Prepared,
-    baseline_names,
     calibrate_intervals,
     forecast_values,
     load_model,
@@ -45,6 +44,30 @@ from rnnkit.tasks.forecast.task import (
 from rnnkit.tasks.runner import read_run_json
 
 NETWORK = "rnnkit"
+
+
+def baseline_names(config: ForecastConfig, season: int | None) -> list[str]:
+    names = config.backtest.baselines
+    if names is None:
+        names = ["naive", *(["seasonal_naive"] if season else []), "ets", "arima"]
+    return names if "naive" in names else ["naive", *names]  # the verdict needs the naive
+
+
+def check_backtest(config: ForecastConfig, prepared: Prepared) -> None:
+    """Fit every baseline once on the training part, and its MASE scale: a setting or a
+    series the backtest cannot use fails here, before training, not after it."""
+    cut, season = prepared.layout, prepared.series.season
+    history = prepared.values[: cut.train_end, 0]
+    baselines = make_baselines(baseline_names(config, season), season)  # names checked
+    try:
+        mase_scale(history, season)
+        for baseline in baselines:
+            baseline.forecast(history, cut.horizon, quantile_levels(config.model))
+    except ValueError as e:
+        raise ValueError(
+            f"the backtest cannot start from the {len(history)} steps before its first "
+            f"origin ({e}); lower backtest.folds or data.season"
+        ) from None
 
 
 @dataclass
@@ -80,7 +103,8 @@ def run_backtest(
     # A filled value was never observed: it is not scored (NaN in actual).
     observed = np.where(series.holes[series.target].to_numpy(), np.nan, target)
     batch, origin = prepared.batch(cut.test_origins)
-    own = forecast_values(model, prepared.scaler, batch, origin, config, interval_factor)
+    ahead = prepared.ahead(cut.test_origins)
+    own = forecast_values(model, prepared.scaler, batch, origin, config, interval_factor, ahead)
     forecasts = {NETWORK: own}
     for baseline in make_baselines(baseline_names(config, series.season), series.season):
         forecasts[baseline.name] = np.stack(
@@ -238,9 +262,13 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     plot_backtest(result, table, shown, run_dir / "backtest.png", title)
     heading = (f"backtest: {K} origins x {H} steps = {K * H} values of "
                f"{prepared.series.target!r} from {result.origins[0].date()}")  # fmt: skip
+    if cut.chosen:
+        heading += f"\n({cut.chosen}; backtest.folds and data.input_length set them)"
     report = "\n".join([heading, score_table(table), "", *lines])
     return {
         "table": table, "verdict": lines, "report": report, "interval": config.model.interval,
         "folds": K, "horizon": H, "first_origin": str(result.origins[0]),
+        "stride": int(np.diff(cut.test_origins)[0]) if K > 1 else H,
+        "input_length": cut.input_length,
         "train_steps": int(cut.train_end), "interval_scale": scale,
     }  # fmt: skip

@@ -113,7 +113,7 @@ def _blas() -> ThreadpoolController:
 
 
 @contextmanager
-def _fitting() -> Iterator[None]:
+def fitting() -> Iterator[None]:
     """One statsmodels fit: BLAS on one thread, and its fit chatter silenced.
 
     One thread: the state-space and smoothing fits multiply matrices of a few dozen rows
@@ -208,7 +208,7 @@ def _ets_forecast(
         seasonal="add" if season else None,
         seasonal_periods=season,
     )
-    with _fitting():
+    with fitting():
         p = ExponentialSmoothing(y, initialization_method="estimated", **shape).fit().params
         known = dict(
             initial_level=p["initial_level"],
@@ -296,7 +296,7 @@ class ARIMA:
 
         z, horizon = _check_probabilities(probabilities), _check_horizon(horizon)
         y = _check_history(history, self.min_history, "arima", f"order {self.order}")
-        with _fitting():
+        with fitting():
             result = StatsmodelsARIMA(y, order=self.order).fit().get_forecast(horizon)
         return _gaussian_quantiles(np.asarray(result.predicted_mean), np.asarray(result.se_mean), z)
 

@@ -33,19 +33,22 @@ from rnnkit.config import RecurrentConfig
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.calendar import calendar_features, calendar_width
 from rnnkit.data.series import SeriesData, fill_causal, load_series
-from rnnkit.data.windows import SeriesScaler, windows
+from rnnkit.data.windows import SeriesScaler
 from rnnkit.layers import Kind
 from rnnkit.models.forecaster import Forecaster
-from rnnkit.tasks.forecast.baselines import make_baselines
-from rnnkit.tasks.forecast.metrics import interval_scale, mase_scale, stretch
+from rnnkit.tasks.forecast.hybrid import Decomposed, SeasonAhead, decompose, network_windows
+from rnnkit.tasks.forecast.layout import (
+    BacktestConfig,
+    Layout,
+    choose_layout,
+)
+from rnnkit.tasks.forecast.metrics import interval_scale, stretch
 from rnnkit.tasks.runner import load_run_weights
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig
 
 SERIES_FILE = "series.json"
 HISTORY_FILE = "history.json"  # the end of the series, to forecast from (`.use`)
-VAL_SHARE = 0.15  # of the training windows, the latest, for choosing the best epoch
-MIN_TRAIN_WINDOWS = 8
 
 
 @dataclass
@@ -67,7 +70,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig(RecurrentConfig):
-    strategy: Literal["direct", "recursive", "seq2seq"] = "seq2seq"
+    # hybrid: exponential smoothing for level and season, seq2seq for the rest (.hybrid)
+    strategy: Literal["direct", "recursive", "seq2seq", "hybrid"] = "seq2seq"
     head: Literal["point", "gaussian", "quantile"] = "gaussian"
     interval: float = 0.9  # central prediction interval reported and scored
     calibrate: bool = True  # stretch the intervals to cover `interval` of validation windows
@@ -76,14 +80,6 @@ class ModelConfig(RecurrentConfig):
     num_layers: int = 1
     dropout: float = 0.0
     num_samples: int = 200  # sample paths of the recursive strategy's intervals
-
-
-@dataclass
-class BacktestConfig:
-    folds: int = 10  # forecast origins in the test part
-    stride: int | None = None  # steps between origins; default: the horizon (no overlap)
-    baselines: list[str] | None = None  # default: naive, seasonal_naive (with a season), ets,
-    # arima
 
 
 def _train_defaults() -> TrainConfig:
@@ -105,18 +101,6 @@ class ForecastConfig:
 
 
 @dataclass
-class Layout:
-    """Where the windows fall in a series of T steps: what is training and what is test."""
-
-    input_length: int  # L
-    horizon: int  # H
-    train_end: int  # rows [0, train_end) are training data; the first test origin
-    train_origins: np.ndarray  # (S_train,)
-    val_origins: np.ndarray  # (S_val,)
-    test_origins: np.ndarray  # (K,)
-
-
-@dataclass
 class Prepared:
     """The series, its scaling and windows: everything a run trains and is tested on."""
 
@@ -127,10 +111,17 @@ class Prepared:
     z: np.ndarray  # (T, V) scaled values
     covariates: np.ndarray  # (T, C) calendar features
     layout: Layout
+    decomposed: Decomposed | None = None  # the hybrid strategy's level and season
 
     def batch(self, origins: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
-        L, H = self.layout.input_length, self.layout.horizon
-        return windows(self.z, self.covariates, origins, L, H, self.scaler.relative)
+        return network_windows(self.z, self.covariates, origins, self.layout.input_length,
+                               self.layout.horizon, self.scaler, self.decomposed)  # fmt: skip
+
+    def ahead(self, origins: np.ndarray) -> SeasonAhead | None:
+        """What recomposes the forecasts from ``origins`` (the hybrid's seasonal indices)."""
+        return (
+            None if self.decomposed is None else self.decomposed.ahead(origins, self.layout.horizon)
+        )
 
 
 def read_series(data: DataConfig) -> SeriesData:
@@ -146,51 +137,12 @@ def value_columns(series: SeriesData) -> list[str]:
     return [series.target, *others]
 
 
-def lengths(data: DataConfig, season: int | None) -> tuple[int, int]:
-    """(L, H): the configured input length and horizon, or their defaults for ``season``."""
-    H = data.horizon if data.horizon is not None else (season or 10)
-    L = data.input_length if data.input_length is not None else max(2 * (season or 0), 2 * H)
-    for name, value in (("data.horizon", H), ("data.input_length", L)):
-        if value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value}")
-    return L, H
-
-
-def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
-    """Cut T steps into training windows and K test origins, the last H steps before T."""
-    K, stride = backtest.folds, backtest.stride if backtest.stride is not None else H
-    if K < 1 or stride < 1:
-        raise ValueError(f"backtest.folds and backtest.stride must be positive, got {K}, {stride}")
-    if T < L + H:
-        raise ValueError(
-            f"the series has {T} steps, shorter than one window of data.input_length + "
-            f"data.horizon = {L} + {H}; use shorter windows or a longer series"
-        )
-    train_end = T - H - (K - 1) * stride
-    count = train_end - H - L + 1  # training windows: targets end before train_end
-    val = max(1, round(VAL_SHARE * count))
-    if count - val - (H - 1) < MIN_TRAIN_WINDOWS:
-        raise ValueError(
-            f"the series has {T} steps: {K} backtest folds {stride} steps apart leave "
-            f"{max(count, 0)} windows of {L} + {H} steps before the first origin (at least "
-            f"{MIN_TRAIN_WINDOWS} for training besides the validation ones); lower "
-            "backtest.folds, data.input_length or data.horizon"
-        )
-    origins = np.arange(L, L + count)
-    # The last training window's targets run H - 1 rows into the first validation window's;
-    # leaving out the H - 1 origins between them keeps validation targets unseen.
-    train = origins[: count - val - (H - 1)]
-    test = train_end + stride * np.arange(K)
-    return Layout(L, H, train_end, train, origins[-val:], test)
-
-
 def prepare(config: ForecastConfig) -> Prepared:
     """Read the series, cut it by time and fit the scaling on the training rows only."""
     data = config.data
     series = read_series(data)
     columns = value_columns(series)
-    L, H = lengths(data, series.season)
-    cut = layout(len(series.frame), L, H, config.backtest)
+    cut = choose_layout(len(series.frame), data, config.backtest, series.season)
     frame = fill_causal(series, cut.train_end)
     values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     largest = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
@@ -199,34 +151,18 @@ def prepare(config: ForecastConfig) -> Prepared:
             f"{series.source} holds values too large to compute with (largest {largest:.3g}); "
             "rescale the series, e.g. to thousands or millions of its unit"
         )
-    scaler = SeriesScaler.fit(values[: cut.train_end], data.transform == "log", data.relative)
+    decomposed, seen = None, values
+    if config.model.strategy == "hybrid":
+        kind = "multiplicative" if data.transform == "log" else None
+        decomposed, seen = decompose(values, cut.train_end, series.season, kind)
+    log = data.transform == "log" or (
+        decomposed is not None and decomposed.smoothing.multiplicative
+    )
+    relative = data.relative or decomposed is not None
+    scaler = SeriesScaler.fit(seen[: cut.train_end], log, relative)
     covariates = calendar_features(series.frame.index, data.calendar)  # (T, C), C may be 0
-    z = scaler.transform(values)
-    return Prepared(series, columns, values, scaler, z, covariates, cut)
-
-
-def baseline_names(config: ForecastConfig, season: int | None) -> list[str]:
-    names = config.backtest.baselines
-    if names is None:
-        names = ["naive", *(["seasonal_naive"] if season else []), "ets", "arima"]
-    return names if "naive" in names else ["naive", *names]  # the verdict needs the naive
-
-
-def check_backtest(config: ForecastConfig, prepared: Prepared) -> None:
-    """Fit every baseline once on the training part, and its MASE scale: a setting or a
-    series the backtest cannot use fails here, before training, not after it."""
-    cut, season = prepared.layout, prepared.series.season
-    history = prepared.values[: cut.train_end, 0]
-    baselines = make_baselines(baseline_names(config, season), season)  # names checked
-    try:
-        mase_scale(history, season)
-        for baseline in baselines:
-            baseline.forecast(history, cut.horizon, quantile_levels(config.model))
-    except ValueError as e:
-        raise ValueError(
-            f"the backtest cannot start from the {len(history)} steps before its first "
-            f"origin ({e}); lower backtest.folds or data.season"
-        ) from None
+    z = scaler.transform(seen)
+    return Prepared(series, columns, values, scaler, z, covariates, cut, decomposed)
 
 
 def own_levels(model: ModelConfig) -> tuple[float, ...]:
@@ -253,11 +189,14 @@ def forecast_values(
     origin: np.ndarray,
     config: ForecastConfig,
     interval_factor: float = 1.0,
+    ahead: SeasonAhead | None = None,
 ) -> np.ndarray:
     """(S, H, Q) target forecasts in the data's units from the windows of ``batch``, their
-    intervals stretched by ``interval_factor`` (see `calibrate_intervals`)."""
+    intervals stretched by ``interval_factor`` (see `calibrate_intervals`) and, for the
+    hybrid strategy, recomposed with the seasonal indices ``ahead``."""
     q = stretch(predict_scaled(model, batch, config), interval_factor)
-    return scaler.target_values(q, origin[:, None, None])
+    values = scaler.target_values(q, origin[:, None, None])
+    return values if ahead is None else ahead.apply(values)
 
 
 def calibrate_intervals(model: nn.Module, prepared: Prepared, config: ForecastConfig) -> float:
@@ -284,8 +223,9 @@ def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:
 
 def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H: int):
     m = config.model
+    strategy = "seq2seq" if m.strategy == "hybrid" else m.strategy
     return Forecaster(
-        num_values + num_covariates, H, num_values=num_values, strategy=m.strategy,
+        num_values + num_covariates, H, num_values=num_values, strategy=strategy,
         head=m.head, quantiles=quantile_levels(m), kind=m.kind, hidden_size=m.hidden_size,
         num_layers=m.num_layers, dropout=m.dropout, num_samples=m.num_samples,
     )  # fmt: skip
@@ -295,11 +235,16 @@ def series_file(config: ForecastConfig, prepared: Prepared) -> dict[str, Any]:
     """What using the run needs besides its weights: ``series.json``."""
     s = prepared.series
     return {
-        "target": s.target, "columns": prepared.columns, "freq": s.freq, "season": s.season,
-        "input_length": prepared.layout.input_length, "horizon": prepared.layout.horizon,
-        "calendar": list(config.data.calendar), "scaler": prepared.scaler.to_dict(),
+        "target": s.target,
+        "columns": prepared.columns,
+        "freq": s.freq,
+        "season": s.season,
+        "input_length": prepared.layout.input_length,
+        "horizon": prepared.layout.horizon,
+        "calendar": list(config.data.calendar),
+        "scaler": prepared.scaler.to_dict(),
         "last_date": str(s.frame.index[-1]),
-    }  # fmt: skip
+    } | ({} if prepared.decomposed is None else {"hybrid": prepared.decomposed.smoothing.to_dict()})
 
 
 def batches(config: ForecastConfig, prepared: Prepared, context: Context):

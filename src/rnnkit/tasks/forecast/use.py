@@ -26,9 +26,10 @@ from rnnkit.data.calendar import calendar_features, future_index
 from rnnkit.data.registry import parse_source
 from rnnkit.data.series import SeriesData
 from rnnkit.data.series_file import parse_freq
-from rnnkit.data.windows import SeriesScaler, windows
+from rnnkit.data.windows import SeriesScaler
 from rnnkit.io import atomic_path
 from rnnkit.tasks.base import Loaded
+from rnnkit.tasks.forecast.hybrid import Decomposed, Smoothing, network_windows
 from rnnkit.tasks.forecast.task import (
     HISTORY_FILE,
     SERIES_FILE,
@@ -75,15 +76,20 @@ def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
                       ("calendar", list), ("freq", str)):  # fmt: skip
         if not isinstance(saved[key], kind):
             raise TypeError(f"{key} must be {kind.__name__}")
+    if "hybrid" in saved:
+        Smoothing.from_dict(saved["hybrid"])
     return saved, SeriesScaler.from_dict(saved["scaler"])
 
 
-def history_file(series: SeriesData, columns: list[str], L: int, H: int) -> dict[str, Any]:
+def history_file(
+    series: SeriesData, columns: list[str], L: int, H: int, whole: bool = False
+) -> dict[str, Any]:
     """``history.json``, saved at training time: what forecasting after the end of the run's
     own series needs, so that neither a forecast nor a server reads the training data. The
     last max(L, `HISTORY_SHOWN` * H) rows of the value columns (the target first) as the run
-    read them (gaps filled by its ``data.missing``), with their dates in ISO format."""
-    frame = _tail(series, columns, L, H)
+    read them (gaps filled by its ``data.missing``), with their dates in ISO format; with
+    ``whole``, every row (the hybrid strategy smooths the series from its start)."""
+    frame = series.frame[columns] if whole else _tail(series, columns, L, H)
     return {"columns": columns, "dates": [d.isoformat() for d in frame.index],
             "values": frame.to_numpy(dtype=np.float64).tolist()}  # fmt: skip
 
@@ -122,11 +128,15 @@ def forecast(
     frame, freq = _recent(fc, source)  # (T, V), the target first
     dates = future_index(frame.index[-1], freq, H)
     covariates = calendar_features(frame.index.append(dates), list(saved["calendar"]))
-    z = fc.scaler.transform(frame.to_numpy(dtype=np.float64))
-    L = int(saved["input_length"])
-    batch, origin = windows(z, covariates, np.array([len(z)]), L, H, fc.scaler.relative)
+    values, decomposed = frame.to_numpy(dtype=np.float64, copy=True), None
+    if "hybrid" in saved:  # smoothed from the series' start with the run's parameters
+        decomposed = Decomposed.of(Smoothing.from_dict(saved["hybrid"]), values[:, 0])
+        values[:, 0] = decomposed.deseasonalised(values[:, 0])
+    z, L, end = fc.scaler.transform(values), int(saved["input_length"]), np.array([len(values)])
+    batch, origin = network_windows(z, covariates, end, L, H, fc.scaler, decomposed)
+    ahead = None if decomposed is None else decomposed.ahead(end, H)
     scale = float(saved.get("interval_scale", 1.0))  # absent: training did not finish
-    q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config, scale)[0]  # (H, Q)
+    q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config, scale, ahead)[0]  # (H, Q)
     rows = []
     for date, row in zip(dates[:horizon], q[:horizon], strict=True):
         interval = len(row) > 1
@@ -169,6 +179,8 @@ def _recent(fc: LoadedForecaster, source: str | None) -> tuple[pd.DataFrame, str
     if len(series.frame) < L:
         raise ValueError(f"{series.source} has {len(series.frame)} steps; this run reads the "
                          f"last {L}")  # fmt: skip
+    if "hybrid" in saved:
+        return series.frame[columns], series.freq
     return _tail(series, columns, L, H), series.freq
 
 
