@@ -34,6 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from forecast_panel import gdp_csv  # noqa: E402
+
 POLICIES = {"all threads": "all", "one thread": "1", "default (free cores)": ""}
 LM_WORKER = """
 import sys, torch
@@ -65,20 +68,6 @@ def lm_rate(policy: str, chunks: int) -> float:
     """Tokens per second of the trainer on the language model."""
     code = LM_WORKER.format(bench=str(BENCH), chunks=chunks)
     return float(_run([sys.executable, "-c", code], policy).split()[-1])
-
-
-def gdp_csv(folder: Path) -> Path:
-    """US real GDP, 1959Q1-2009Q3, as a ``date,realgdp`` CSV in ``folder``."""
-    from statsmodels.datasets import macrodata
-
-    frame = macrodata.load_pandas().data
-    path = folder / "realgdp.csv"
-    lines = ["date,realgdp"] + [
-        f"{int(year)}-{3 * int(quarter):02d}-01,{value}"
-        for year, quarter, value in zip(frame.year, frame.quarter, frame.realgdp, strict=True)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def forecast_speed(policy: str, csv: Path) -> float:
