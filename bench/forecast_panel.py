@@ -12,7 +12,8 @@ network is at or below the best baseline, its 90% interval coverage and the seco
 took (training, backtest and baselines); then the wins, the geometric mean of the network's
 MASE relative to ETS, and how many coverages lie within 85-95%.
 
-usage: python bench/forecast_panel.py [--strategies seq2seq hybrid] [--series nile ...]
+usage: python bench/forecast_panel.py [SECTION.KEY=VALUE ...] [--strategies seq2seq hybrid]
+                                     [--series nile ...]
 """
 
 from __future__ import annotations

@@ -10,7 +10,13 @@ import torch
 
 from rnnkit.data.windows import SeriesScaler
 from rnnkit.tasks import runner
-from rnnkit.tasks.forecast.hybrid import Decomposed, Smoothing, fit_smoothing, network_windows
+from rnnkit.tasks.forecast.hybrid import (
+    Decomposed,
+    Smoothing,
+    fit_smoothing,
+    network_windows,
+    swing_grows,
+)
 from rnnkit.tasks.forecast.task import (
     BacktestConfig,
     DataConfig,
@@ -82,6 +88,9 @@ def test_the_kind_is_chosen_on_the_training_part():
     with pytest.raises(ValueError, match="multiplicative smoothing needs a positive series"):
         fit_smoothing(steady - 300, 6, "multiplicative")
     assert fit_smoothing(growing[:10], 6).season is None  # under two seasons: no season
+    # What the report's hint for data.transform=log rests on:
+    assert swing_grows(growing, 6) and not swing_grows(steady, 6)
+    assert not swing_grows(growing, None) and not swing_grows(-growing, 6)
 
 
 def test_a_hybrid_run_trains_backtests_and_forecasts(tmp_path):
@@ -128,3 +137,44 @@ def test_the_folds_fit_the_series_length():
         _layout(20)
     fixed = choose_layout(400, DataConfig(), BacktestConfig(folds=4), season=12)
     assert len(fixed.test_origins) == 4 and fixed.chosen == ""
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_the_ensemble_forecast_is_the_median_of_its_members(n):
+    from rnnkit.models.forecaster import Forecaster
+    from rnnkit.tasks.forecast.ensemble import Ensemble
+
+    members = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        members.append(Forecaster(2, 5, num_values=1, hidden_size=8).eval())
+    inputs, future, levels = torch.randn(7, 12, 2), torch.randn(7, 5, 1), (0.05, 0.5, 0.95)
+    each = np.stack([m.predict(inputs, future, levels).numpy() for m in members])
+    together = Ensemble(members).predict(inputs, future, levels).numpy()
+    np.testing.assert_allclose(together, np.median(each, axis=0), rtol=1e-6)
+
+
+def test_an_ensemble_run_trains_its_members_and_uses_them(tmp_path):
+    csv = tmp_path / "s.csv"
+    t = np.arange(96)
+    values = 20 + np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.1, 96)
+    dates = pd.date_range("2000-01-01", periods=96, freq="MS")
+    pd.DataFrame({"date": dates, "value": values}).to_csv(csv, index=False)
+    out, result = runner.train("forecast", tmp_path / "run", quiet=True, overrides=[
+        f"data.source={json.dumps(str(csv))}", "model.ensemble=3", "model.hidden_size=8",
+        "train.max_steps=20", 'backtest.baselines=["naive"]', "backtest.folds=2",
+    ])  # fmt: skip
+    assert result.results["ensemble"] == 3 and result.results["ensemble_seconds"] > 0
+    assert "the median of 3 networks" in result.results["report"]
+    for k in (2, 3):
+        assert (out / "members" / str(k) / "model.safetensors").exists()
+    fc = runner.load_run(out)
+    assert len(fc.model.members) == 3
+    assert len(forecast(fc)["forecast"]) == 12
+
+
+def test_an_ensemble_of_none_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="model.ensemble must be at least 1"):
+        runner.train("forecast", tmp_path / "run", quiet=True,
+                     overrides=["data.source=sunspots", "model.ensemble=0"])  # fmt: skip
+    assert not (tmp_path / "run").exists()

@@ -14,16 +14,19 @@ Shapes: K origins, H horizon, Q quantiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from rnnkit.io import atomic_path, atomic_write_json
 from rnnkit.tasks.forecast.baselines import make_baselines
+from rnnkit.tasks.forecast.ensemble import train_members, with_members
+from rnnkit.tasks.forecast.hybrid import swing_grows
 from rnnkit.tasks.forecast.metrics import (
     interval_coverage,
     interval_width,
@@ -35,13 +38,17 @@ from rnnkit.tasks.forecast.task import (
     SERIES_FILE,
     ForecastConfig,
     Prepared,
+    batches,
+    build_model,
     calibrate_intervals,
     forecast_values,
     load_model,
+    model_for,
     point_of,
     quantile_levels,
 )
 from rnnkit.tasks.runner import read_run_json
+from rnnkit.train.distributed import Context
 
 NETWORK = "rnnkit"
 
@@ -240,11 +247,29 @@ def plot_backtest(
         fig.savefig(tmp, format="png")
 
 
+def train_ensemble(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> float:
+    """Train the members of ``model.ensemble`` besides the run's own network; seconds."""
+    if config.model.ensemble <= 1:
+        return 0.0
+
+    def fresh(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return build_model(config, len(prepared.columns), prepared.covariates.shape[1],
+                           prepared.layout.horizon)  # fmt: skip
+
+    def data(seed: int):
+        return batches(replace(config, train=replace(config.train, seed=seed)), prepared, Context())
+
+    return train_members(fresh, data, config, run_dir)
+
+
 def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     """Backtest the best weights of a run: ``backtest.csv``, ``backtest.png`` and results."""
     cut = prepared.layout
     saved = read_run_json(run_dir, SERIES_FILE, dict)
-    model = load_model(config, saved, run_dir)  # the best weights
+    members_s = train_ensemble(config, prepared, run_dir)
+    model = with_members(load_model(config, saved, run_dir), config,  # the best weights
+                         lambda: model_for(config, saved), run_dir)  # fmt: skip
     scale = calibrate_intervals(model, prepared, config)
     atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scale})
     result = run_backtest(model, config, prepared, scale)
@@ -252,6 +277,11 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     K, H = result.actual.shape
     stride = config.backtest.stride or H
     lines = verdict(table, config.model.interval, *paired_p_values(result, stride))
+    plain = config.data.transform == "none" and config.model.strategy != "hybrid"
+    if plain and swing_grows(prepared.values[: cut.train_end, 0], prepared.series.season):
+        lines.append("The seasonal swing grows with the level in the training part (a "
+                     "multiplicative season fits it better): data.transform=log or "
+                     "model.strategy=hybrid may forecast it better.")  # fmt: skip
     if config.model.head != "point" and config.model.calibrate:
         lines.append(f"(Its intervals were stretched by {scale:.2f} to cover "
                      f"{config.model.interval:.0%} of the validation windows.)")  # fmt: skip
@@ -262,6 +292,10 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     plot_backtest(result, table, shown, run_dir / "backtest.png", title)
     heading = (f"backtest: {K} origins x {H} steps = {K * H} values of "
                f"{prepared.series.target!r} from {result.origins[0].date()}")  # fmt: skip
+    if (n := config.model.ensemble) > 1:
+        heading += (
+            f"\n(the median of {n} networks; the {n - 1} besides the first: {members_s:.0f} s)"
+        )
     if cut.chosen:
         heading += f"\n({cut.chosen}; backtest.folds and data.input_length set them)"
     report = "\n".join([heading, score_table(table), "", *lines])
@@ -269,6 +303,7 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
         "table": table, "verdict": lines, "report": report, "interval": config.model.interval,
         "folds": K, "horizon": H, "first_origin": str(result.origins[0]),
         "stride": int(np.diff(cut.test_origins)[0]) if K > 1 else H,
+        "ensemble": config.model.ensemble, "ensemble_seconds": members_s,
         "input_length": cut.input_length,
         "train_steps": int(cut.train_end), "interval_scale": scale,
     }  # fmt: skip

@@ -210,3 +210,12 @@ def decompose(
     seen = values.copy()
     seen[:, 0] = decomposed.deseasonalised(values[:, 0])
     return decomposed, seen
+
+
+def swing_grows(y: np.ndarray, season: int | None) -> bool:
+    """Whether the seasonal swing of the positive series ``y`` grows with its level: the
+    multiplicative smoothing fits it better by AIC than the additive."""
+    y = np.asarray(y, dtype=np.float64)
+    if not season or len(y) < 2 * season or (y <= 0).any():
+        return False
+    return fit_smoothing(y, season).kind == "multiplicative"

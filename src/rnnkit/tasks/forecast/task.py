@@ -80,6 +80,7 @@ class ModelConfig(RecurrentConfig):
     num_layers: int = 1
     dropout: float = 0.0
     num_samples: int = 200  # sample paths of the recursive strategy's intervals
+    ensemble: int = 1  # networks (seeds) whose median forecasts (see .ensemble)
 
 
 def _train_defaults() -> TrainConfig:
@@ -223,6 +224,8 @@ def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:
 
 def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H: int):
     m = config.model
+    if m.ensemble < 1:
+        raise ValueError(f"model.ensemble must be at least 1 (networks), got {m.ensemble}")
     strategy = "seq2seq" if m.strategy == "hybrid" else m.strategy
     return Forecaster(
         num_values + num_covariates, H, num_values=num_values, strategy=strategy,

@@ -29,11 +29,13 @@ from rnnkit.data.series_file import parse_freq
 from rnnkit.data.windows import SeriesScaler
 from rnnkit.io import atomic_path
 from rnnkit.tasks.base import Loaded
+from rnnkit.tasks.forecast.ensemble import with_members
 from rnnkit.tasks.forecast.hybrid import Decomposed, Smoothing, network_windows
 from rnnkit.tasks.forecast.task import (
     HISTORY_FILE,
     SERIES_FILE,
     forecast_values,
+    model_for,
     point_of,
     read_series,
     value_columns,
@@ -68,7 +70,9 @@ def forecaster_of(run: Loaded) -> LoadedForecaster:
             history = _parse_history(run.artefacts[HISTORY_FILE], saved)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{run.run_dir / HISTORY_FILE} is missing or damaged ({e})") from None
-    return LoadedForecaster(**vars(run), series=saved, scaler=scaler, history=history)
+    model = with_members(run.model, run.config, lambda: model_for(run.config, saved), run.run_dir)
+    fields = vars(run) | {"model": model}
+    return LoadedForecaster(**fields, series=saved, scaler=scaler, history=history)
 
 
 def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:

@@ -1,0 +1,80 @@
+"""Ensembles: the median of several networks' forecasts (``model.ensemble=N``).
+
+The M4 competition's best entries forecast with the median of a few networks trained
+alike from different random starts: one network's forecast moves with its seed, the median
+of several much less. The run's own training is the first member; after it, the others are
+trained the same way on the same windows with seeds ``train.seed + 1 .. + N - 1``, each in
+``members/K/`` of the run directory (a run directory of its own: weights, metrics,
+checkpoints, so an interrupted run resumes them too). The ensemble forecasts each quantile
+as the median of the members' (the mean of the middle two for an even N), in the network's
+scaled units; scaling, smoothing and the interval calibration that follow are the same as
+for one network, and monotone, so the median carries through them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.tasks.runner import load_run_weights
+from rnnkit.train.distributed import Context
+from rnnkit.train.rundir import RunDir
+from rnnkit.train.trainer import Trainer
+
+MEMBERS = "members"
+
+
+class Ensemble(nn.Module):
+    """Forecasters whose `predict` is the median of the members' quantiles."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def predict(self, inputs: Tensor, future: Tensor, levels, generator=None) -> Tensor:
+        """(S, H, Q) the median over members of their (S, H, Q) forecasts."""
+        forecasts = [m.predict(inputs, future, levels, generator) for m in self.members]
+        return torch.stack(forecasts).quantile(0.5, dim=0)
+
+
+def member_dir(run_dir: Path, k: int) -> Path:
+    """Where member ``k`` (1-based; 1 is the run itself) of a run is trained."""
+    return Path(run_dir) / MEMBERS / str(k)
+
+
+def train_members(built_model, data, config: Any, run_dir: Path) -> float:
+    """Train members 2..``model.ensemble`` of a run; seconds taken. ``built_model(seed)``
+    makes a fresh untrained network, ``data(seed)`` the training and validation batches
+    (shuffled by the seed); a member with a checkpoint resumes from it."""
+    start = time.perf_counter()
+    for k in range(2, config.model.ensemble + 1):
+        where = member_dir(run_dir, k)
+        seed = config.train.seed + k - 1
+        settings = replace(config.train, seed=seed, device="cpu")
+        resume = RunDir(where).checkpoints.exists()
+        where.mkdir(parents=True, exist_ok=True)
+        train, val = data(seed)
+        trainer = Trainer(built_model(seed), settings, train, val, run_dir=where, context=Context())
+        trainer.fit(resume=resume)
+    return time.perf_counter() - start
+
+
+def with_members(model: nn.Module, config: Any, model_for, run_dir: Path) -> nn.Module:
+    """``model`` (the run's own best weights) with the members' beside it, as an `Ensemble`
+    in eval mode; ``model`` alone for a run of one. ``model_for()`` makes a network to load
+    a member's weights into."""
+    if config.model.ensemble <= 1:
+        return model
+    members = [model]
+    for k in range(2, config.model.ensemble + 1):
+        member = model_for()
+        load_run_weights(member_dir(run_dir, k), member)
+        members.append(member)
+    return Ensemble(members).eval()
