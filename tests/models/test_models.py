@@ -136,3 +136,16 @@ def test_teacher_forcing_ratio_below_one_feeds_own_guesses(name):
     assert torch.equal(fed, forced)
     model.teacher_forcing = 1.0
     torch.testing.assert_close(logits, logits_of(model(**batch)[0]))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluating_restores_the_mode_even_after_an_error(training):
+    from rnnkit.models.common import evaluating
+
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5)).train(training)
+    with evaluating(model):
+        assert not model.training and not model[0].training
+    assert model.training is training
+    with pytest.raises(RuntimeError), evaluating(model):
+        raise RuntimeError("inside")
+    assert model.training is training and model[0].training is training

@@ -6,7 +6,8 @@ C classes, V vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -34,6 +35,18 @@ class RecurrentOutput(NamedTuple):
 
     logits: Tensor
     state: State
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode (no dropout, batch norm's running statistics) inside the
+    block, and back in the mode it was in after it, whatever happens inside."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def length_mask(lengths: Tensor, T: int) -> Tensor:

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from rnnkit.layers import Kind, Recurrent, State
 from rnnkit.models.checks import check_choice, check_features, check_positive_int, check_probability
+from rnnkit.models.common import evaluating
 
 STRATEGIES = ("direct", "recursive", "seq2seq")
 HEADS = ("point", "gaussian", "quantile")
@@ -210,15 +211,11 @@ class Forecaster(nn.Module):
         The recursive strategy rolls out ``num_samples`` paths drawn with ``generator``
         (a Gaussian head) or one path (a point head).
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             future = self._check(inputs, future)
             if self.strategy != "recursive":
                 return self.head.quantiles(self._all_steps(inputs, future), probabilities)
             return self._rollout_quantiles(inputs, future, probabilities, generator)
-        finally:
-            self.train(was_training)
 
     def _check(self, inputs: Tensor, future: Tensor | None) -> Tensor:
         check_features(inputs, 3, self.encoder.input_size)

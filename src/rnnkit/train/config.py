@@ -18,6 +18,7 @@ from torch import nn
 
 from rnnkit.data.batching import count_scored
 from rnnkit.layers import reset_state
+from rnnkit.models.common import evaluating
 from rnnkit.train.state import Counters
 
 __all__ = [
@@ -141,21 +142,19 @@ Evaluator = Callable[[nn.Module, Any], dict[str, float]]
 def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
     """Mean loss over ``data``, each batch weighted by what its loss averages over (scored
     targets: steps of a stream, samples of a classifier); the state carried along a stream."""
-    was_training = model.training
-    model.eval()
-    total, steps, state = 0.0, 0, None
-    with torch.no_grad():
-        for batch in data.epoch(0):
-            batch = {k: v.to(_device(model)) for k, v in batch.items()}
-            if data.stateful:
-                state = reset_state(state, batch.pop("reset"))
-                output, loss = model(**batch, state=state)
-                state = output.state
-            else:
-                _, loss = model(**batch)
-            scored = count_scored(batch)
-            total, steps = total + float(loss) * scored, steps + scored
-    model.train(was_training)
+    with evaluating(model):
+        total, steps, state = 0.0, 0, None
+        with torch.no_grad():
+            for batch in data.epoch(0):
+                batch = {k: v.to(_device(model)) for k, v in batch.items()}
+                if data.stateful:
+                    state = reset_state(state, batch.pop("reset"))
+                    output, loss = model(**batch, state=state)
+                    state = output.state
+                else:
+                    _, loss = model(**batch)
+                scored = count_scored(batch)
+                total, steps = total + float(loss) * scored, steps + scored
     return {"val_loss": total / max(steps, 1)}
 
 

@@ -16,6 +16,7 @@ import torch
 from rnnkit.data.captions import read_image
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.models.captioner import Captioner
+from rnnkit.models.common import evaluating
 from rnnkit.models.decoding import beam_search
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.caption import scores
@@ -65,16 +66,14 @@ def describe(model: Captioner, vocab: Tokenizer, images: torch.Tensor, beam: int
              length_alpha: float = 0.0, batch_size: int = 128) -> list[str]:  # fmt: skip
     """The caption of each (N, C, H, W) uint8 image: beam search of ``beam`` (1 is
     greedy decoding), ``<unk>`` never written."""
-    was_training = model.training
-    model.eval()
-    device, found = next(model.parameters()).device, []
-    for at in range(0, len(images), batch_size):
-        tokens, state = model.start(to_model(images[at : at + batch_size].to(device)))
-        best = beam_search(model, tokens, state, max_length=model.max_length, eos=vocab.eos_id,
-                           beam_size=beam, length_alpha=length_alpha,
-                           banned=[vocab.unk_id])  # fmt: skip
-        found += [words_of(vocab, row.tolist()) for row in best.tokens[:, 0]]
-    model.train(was_training)
+    with evaluating(model):
+        device, found = next(model.parameters()).device, []
+        for at in range(0, len(images), batch_size):
+            tokens, state = model.start(to_model(images[at : at + batch_size].to(device)))
+            best = beam_search(model, tokens, state, max_length=model.max_length, eos=vocab.eos_id,
+                               beam_size=beam, length_alpha=length_alpha,
+                               banned=[vocab.unk_id])  # fmt: skip
+            found += [words_of(vocab, row.tolist()) for row in best.tokens[:, 0]]
     return found
 
 
@@ -86,11 +85,9 @@ def attention_of(model: Captioner, vocab: Tokenizer, image: torch.Tensor,
     model without attention."""
     if model.attention is None:
         return None
-    was_training = model.training
-    model.eval()
-    ids = torch.tensor([[*vocab.encode(text), vocab.eos_id]])
-    output, _ = model(to_model(image.unsqueeze(0)), ids)
-    model.train(was_training)
+    with evaluating(model):
+        ids = torch.tensor([[*vocab.encode(text), vocab.eos_id]])
+        output, _ = model(to_model(image.unsqueeze(0)), ids)
     h, w = model.grid(*model.image_size)
     return output.attention[0].view(-1, h, w)
 

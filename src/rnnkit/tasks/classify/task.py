@@ -49,6 +49,7 @@ from rnnkit.data.registry import describe, parse_source
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer
 from rnnkit.layers import Kind
 from rnnkit.models import ClassifierEnsemble, SequenceClassifier
+from rnnkit.models.common import evaluating
 from rnnkit.tasks.base import Built
 from rnnkit.tasks.classify import baselines
 from rnnkit.tasks.classify.metrics import classification_report, plot_confusion
@@ -242,15 +243,13 @@ def _model(config: ClassifyConfig, prepared: Prepared) -> SequenceClassifier | C
 @torch.no_grad()
 def predict(model: nn.Module, inputs: Tensor, lengths: Tensor, batch_size: int = 256) -> Tensor:
     """(N, C) class probabilities, in batches, in eval mode."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(inputs), batch_size):
-        rows = slice(start, start + batch_size)
-        longest = int(lengths[rows].max())
-        logits, _ = model(inputs[rows, :longest], lengths=lengths[rows])
-        out.append(logits.float().softmax(-1))
-    model.train(was_training)
+    with evaluating(model):
+        out = []
+        for start in range(0, len(inputs), batch_size):
+            rows = slice(start, start + batch_size)
+            longest = int(lengths[rows].max())
+            logits, _ = model(inputs[rows, :longest], lengths=lengths[rows])
+            out.append(logits.float().softmax(-1))
     return torch.cat(out)
 
 

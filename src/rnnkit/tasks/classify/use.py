@@ -26,6 +26,7 @@ from rnnkit.data.registry import parse_source
 from rnnkit.data.tokenizers import UNK, BPETokenizer, Tokenizer, tokenizer_from_dict
 from rnnkit.io import atomic_write_json
 from rnnkit.models import SequenceClassifier
+from rnnkit.models.common import evaluating
 from rnnkit.tasks.base import Loaded
 from rnnkit.tasks.classify.metrics import ClassReport, plot_confusion
 from rnnkit.tasks.classify.task import (
@@ -160,15 +161,13 @@ def tokens(tokenizer: Tokenizer, text: str, max_length: int | None) -> list[str]
 @torch.no_grad()
 def _attention(model: SequenceClassifier, batch: dict[str, Tensor], size: int = 256):
     """Each row's attention weights over its valid steps, in batches, in eval mode."""
-    was_training = model.training
-    model.eval()
-    out: list[list[float]] = []
-    for start in range(0, len(batch["inputs"]), size):
-        lengths = batch["lengths"][start : start + size]
-        inputs = batch["inputs"][start : start + size, : int(lengths.max())]
-        weights = model.attention_weights(inputs, lengths).double()
-        out += [row[:n].tolist() for row, n in zip(weights, lengths.tolist(), strict=True)]
-    model.train(was_training)
+    with evaluating(model):
+        out: list[list[float]] = []
+        for start in range(0, len(batch["inputs"]), size):
+            lengths = batch["lengths"][start : start + size]
+            inputs = batch["inputs"][start : start + size, : int(lengths.max())]
+            weights = model.attention_weights(inputs, lengths).double()
+            out += [row[:n].tolist() for row, n in zip(weights, lengths.tolist(), strict=True)]
     return out
 
 

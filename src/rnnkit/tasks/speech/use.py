@@ -18,6 +18,7 @@ from rnnkit.data.audio import log_mel, normalize
 from rnnkit.data.batching import pad_sequences
 from rnnkit.io import atomic_write_json
 from rnnkit.models.checks import IGNORE_INDEX
+from rnnkit.models.common import evaluating
 from rnnkit.models.ctc import WordLM, ctc_beam_search, ctc_greedy
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.runner import load_run_weights
@@ -58,17 +59,15 @@ def build_model(config: SpeechConfig) -> Recognizer:
 @torch.no_grad()
 def log_probs(model: Recognizer, feats: list[Tensor], batch_size: int = 32) -> list[np.ndarray]:
     """The (frames, symbols) log-probabilities of each utterance's log-mel features."""
-    was_training = model.training
-    model.eval()
-    order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
-    out: list[np.ndarray] = [np.empty(0)] * len(feats)
-    for at in range(0, len(order), batch_size):
-        rows = order[at : at + batch_size]
-        inputs, lengths = pad_sequences([normalize(feats[i].float()) for i in rows])
-        found, _ = model(inputs, lengths)
-        for row, i in enumerate(rows):
-            out[i] = found.log_probs[row, : int(found.lengths[row])].numpy()
-    model.train(was_training)
+    with evaluating(model):
+        order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
+        out: list[np.ndarray] = [np.empty(0)] * len(feats)
+        for at in range(0, len(order), batch_size):
+            rows = order[at : at + batch_size]
+            inputs, lengths = pad_sequences([normalize(feats[i].float()) for i in rows])
+            found, _ = model(inputs, lengths)
+            for row, i in enumerate(rows):
+                out[i] = found.log_probs[row, : int(found.lengths[row])].numpy()
     return out
 
 
@@ -132,19 +131,17 @@ def build(config: SpeechConfig, context: Context) -> Built:
 @torch.no_grad()
 def evaluate(model: Recognizer, data: SpeechBatches) -> dict[str, float]:
     """The validation loss per character and the greedy character error rate."""
-    was_training = model.training
-    model.eval()
-    total, chars, hypotheses, references = 0.0, 0, [], []
-    device = next(model.parameters()).device
-    for batch in data.epoch(0):
-        output, loss = model(**{k: v.to(device) for k, v in batch.items()})
-        scored = int((batch["targets"] != IGNORE_INDEX).sum())
-        total, chars = total + float(loss) * scored, chars + scored
-        for row, target in enumerate(batch["targets"].tolist()):
-            frames = output.log_probs[row, : int(output.lengths[row])]
-            hypotheses.append(greedy(frames.cpu().numpy()))
-            references.append(decode_ids([i for i in target if i != IGNORE_INDEX]))
-    model.train(was_training)
+    with evaluating(model):
+        total, chars, hypotheses, references = 0.0, 0, [], []
+        device = next(model.parameters()).device
+        for batch in data.epoch(0):
+            output, loss = model(**{k: v.to(device) for k, v in batch.items()})
+            scored = int((batch["targets"] != IGNORE_INDEX).sum())
+            total, chars = total + float(loss) * scored, chars + scored
+            for row, target in enumerate(batch["targets"].tolist()):
+                frames = output.log_probs[row, : int(output.lengths[row])]
+                hypotheses.append(greedy(frames.cpu().numpy()))
+                references.append(decode_ids([i for i in target if i != IGNORE_INDEX]))
     return {"val_loss": total / max(chars, 1),
             "val_cer": scores.error_rates(references, hypotheses)["cer"]}  # fmt: skip
 

@@ -24,6 +24,7 @@ from torch import nn
 from rnnkit.data import synthetic
 from rnnkit.data.batching import TensorBatches
 from rnnkit.data.synthetic import Data
+from rnnkit.models.common import evaluating
 from rnnkit.tasks.base import Built, Task, register
 from rnnkit.tasks.toy.toys import TOYS, Toy
 from rnnkit.train import distributed
@@ -58,12 +59,8 @@ def epochs_for(steps: int, samples: int, batch_size: int) -> int:
 
 
 def evaluate(toy: Toy, model: nn.Module, data: Data) -> float:
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         return toy.metric(model, data)
-    finally:
-        model.train(was_training)
 
 
 class TourTask(Task):

@@ -23,6 +23,7 @@ import torch
 from rnnkit.data.paired import Pair
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.models import Seq2Seq
+from rnnkit.models.common import evaluating
 from rnnkit.models.decoding import beam_search
 from rnnkit.tasks.translate.task import pad_sources
 
@@ -41,25 +42,23 @@ def translate_texts(
     batch_size: int = 64,
 ) -> list[str]:
     """The translation of each text (beam 1: greedy), in the order given."""
-    was_training = model.training
-    model.eval()
-    encoded = [source.encode(t) or [source.unk_id] for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    out: list[str] = [""] * len(texts)
-    for at in range(0, len(order), batch_size):
-        rows = order[at : at + batch_size]
-        inputs, lengths = pad_sources([encoded[i] for i in rows])
-        tokens, state = model.start(inputs, lengths)
-        found = beam_search(model, tokens, state, max_length, eos=target.eos_id,
-                            beam_size=beam, length_alpha=length_alpha,
-                            banned=[target.unk_id])  # fmt: skip
-        for i, ids, n in zip(rows, found.tokens[:, 0].tolist(), found.lengths[:, 0].tolist(),
-                             strict=True):  # fmt: skip
-            ids = ids[:n]
-            if ids and ids[-1] == target.eos_id:
-                ids = ids[:-1]
-            out[i] = target.decode(ids).strip()
-    model.train(was_training)
+    with evaluating(model):
+        encoded = [source.encode(t) or [source.unk_id] for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        out: list[str] = [""] * len(texts)
+        for at in range(0, len(order), batch_size):
+            rows = order[at : at + batch_size]
+            inputs, lengths = pad_sources([encoded[i] for i in rows])
+            tokens, state = model.start(inputs, lengths)
+            found = beam_search(model, tokens, state, max_length, eos=target.eos_id,
+                                beam_size=beam, length_alpha=length_alpha,
+                                banned=[target.unk_id])  # fmt: skip
+            for i, ids, n in zip(rows, found.tokens[:, 0].tolist(), found.lengths[:, 0].tolist(),
+                                 strict=True):  # fmt: skip
+                ids = ids[:n]
+                if ids and ids[-1] == target.eos_id:
+                    ids = ids[:-1]
+                out[i] = target.decode(ids).strip()
     return out
 
 

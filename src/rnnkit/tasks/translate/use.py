@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.tokenizers import Tokenizer
+from rnnkit.models.common import evaluating
 from rnnkit.tasks.base import Built, Loaded
 from rnnkit.tasks.runner import load_run_weights
 from rnnkit.tasks.translate import scores
@@ -134,10 +135,8 @@ def attention_matrix(run: LoadedTranslator, text: str) -> tuple[list[str], list[
     (translation,) = translate(run, [text], beam=1)
     source_ids = run.source.encode(text) or [run.source.unk_id]
     target_ids = [*run.target.encode(translation), run.target.eos_id]
-    was_training = model.training
-    model.eval()
-    output, _ = model(torch.tensor([source_ids]), torch.tensor([target_ids]))
-    model.train(was_training)
+    with evaluating(model):
+        output, _ = model(torch.tensor([source_ids]), torch.tensor([target_ids]))
     piece = lambda tok, i: tok.token(i) if i == tok.eos_id else tok.decode([i])  # noqa: E731
     return ([piece(run.source, i) for i in source_ids],
             [piece(run.target, i) for i in target_ids], output.attention[0])  # fmt: skip
