@@ -46,6 +46,9 @@ def test_a_level_with_a_fixed_season_is_recomposed_exactly(kind):
     )
     decomposed = Decomposed.of(Smoothing(kind, alpha=0.3, gamma=0.2, season=m), y)
     np.testing.assert_allclose(decomposed.level, y.mean(), rtol=1e-12)
+    if kind == "multiplicative":
+        with pytest.raises(ValueError, match="this series has values <= 0"):
+            Decomposed.of(decomposed.smoothing, y - 40)
     values = y[:, None].copy()
     values[:, 0] = decomposed.deseasonalised(y)
     scaler = SeriesScaler.fit(values[:40], log=kind == "multiplicative", relative=True)
@@ -137,6 +140,8 @@ def test_the_folds_fit_the_series_length():
         _layout(20)
     fixed = choose_layout(400, DataConfig(), BacktestConfig(folds=4), season=12)
     assert len(fixed.test_origins) == 4 and fixed.chosen == ""
+    with pytest.raises(ValueError, match="backtest.folds and backtest.stride must be positive"):
+        choose_layout(400, DataConfig(), BacktestConfig(folds=0), season=12)
 
 
 @pytest.mark.parametrize("n", [3, 4])

@@ -62,6 +62,7 @@ def train_members(built_model, data, config: Any, run_dir: Path) -> float:
         where.mkdir(parents=True, exist_ok=True)
         train, val = data(seed)
         trainer = Trainer(built_model(seed), settings, train, val, run_dir=where, context=Context())
+        trainer.reporter.message(f"ensemble member {k} of {config.model.ensemble} (seed {seed})")
         trainer.fit(resume=resume)
     return time.perf_counter() - start
 

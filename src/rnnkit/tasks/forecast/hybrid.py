@@ -176,6 +176,12 @@ class Decomposed:
 
     @classmethod
     def of(cls, smoothing: Smoothing, y: np.ndarray) -> Decomposed:
+        if smoothing.multiplicative and (np.asarray(y) <= 0).any():
+            raise ValueError(
+                "the hybrid's season is multiplicative (chosen on a positive training part) "
+                "and this series has values <= 0, which it cannot divide by; forecast a "
+                "positive series, or train on one with the other strategies"
+            )
         return cls(smoothing, *smoothing.run(y))
 
     def deseasonalised(self, y: np.ndarray) -> np.ndarray:

@@ -75,12 +75,14 @@ def choose_layout(T: int, data: Any, backtest: BacktestConfig, season: int | Non
                     changed.append(f"input length {length}")
                 cut.chosen = f"chosen for {T} steps: {', '.join(changed)}"
                 return cut
-    need = next(n for n in range(T + 1, T + 100 * (H + shortest) + 100)
-                if _fits(n, shortest, H, BacktestConfig(MIN_FOLDS, 1)))  # fmt: skip
+    fewest = BacktestConfig(MIN_FOLDS, backtest.stride or 1)
+    need = next((n for n in range(T + 1, T + 100 * (H + shortest) + 100)
+                 if _fits(n, shortest, H, fewest)), None)  # fmt: skip
+    takes = f" (that takes at least {need})" if need else ""
     raise ValueError(
         f"the series has {T} steps, too few for {MIN_FOLDS} backtest origins of {H} steps "
-        f"after {MIN_TRAIN_WINDOWS} training windows (that takes at least {need}); use a "
-        "longer series or a shorter data.horizon"
+        f"after {MIN_TRAIN_WINDOWS} training windows{takes}; use a longer series or a "
+        "shorter data.horizon"
     )
 
 
@@ -94,7 +96,8 @@ def _fits(T: int, L: int, H: int, backtest: BacktestConfig) -> bool:
 
 def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
     """Cut T steps into training windows and K test origins, the last H steps before T."""
-    K, stride = backtest.folds or MAX_FOLDS, backtest.stride if backtest.stride is not None else H
+    K = backtest.folds if backtest.folds is not None else MAX_FOLDS
+    stride = backtest.stride if backtest.stride is not None else H
     if K < 1 or stride < 1:
         raise ValueError(f"backtest.folds and backtest.stride must be positive, got {K}, {stride}")
     if T < L + H:
