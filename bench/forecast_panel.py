@@ -97,7 +97,8 @@ def report(strategy: str, rows: dict[str, dict]) -> None:
         net = table["rnnkit"]["mase"]
         best = min(row["mase"] for name, row in table.items() if name != "rnnkit")
         wins += net <= best
-        ratios.append(net / table["ets"]["mase"])
+        if "ets" in table:
+            ratios.append(net / table["ets"]["mase"])
         coverage = table["rnnkit"].get("coverage", math.nan)
         held += 0.85 <= coverage <= 0.95
         cells = "".join(f"{table[b]['mase']:>15.3f}" if b in table else f"{'-':>15}"
@@ -105,7 +106,7 @@ def report(strategy: str, rows: dict[str, dict]) -> None:
         mark = "win" if net <= best else "loss"
         print(f"{name:<10}{net:>9.3f}{cells}{mark:>5}{coverage:>9.1%}{results['seconds']:>8.0f}"
               f"  {results['folds']} x {results['horizon']}")  # fmt: skip
-    geo = math.exp(np.mean(np.log(ratios)))
+    geo = math.exp(np.mean(np.log(ratios))) if ratios else math.nan
     print(f"at or below the best baseline on {wins} of {len(rows)} (target 4); geometric mean "
           f"of MASE / ETS {geo:.3f} (target <= 0.9); coverage within 85-95% on {held} of "
           f"{len(rows)} (target 4)")  # fmt: skip

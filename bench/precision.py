@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -39,7 +38,6 @@ from int8_perplexity import keystroke_ms
 
 def train(out: Path, precision: str, epochs: int) -> dict:
     """Train the demo model at ``precision`` into ``out``; its timings and scores."""
-    shutil.rmtree(out, ignore_errors=True)
     overrides = [*DEMO_OVERRIDES, f"train.epochs={epochs}", f"train.precision={precision}"]
     start = time.perf_counter()
     _, result = runner.train("lm", out, quiet=True, overrides=overrides)
@@ -82,6 +80,9 @@ def main() -> None:
     if args.inference_only:
         inference(Path(args.inference_only))
         return
+    taken = [Path(args.out) / p for p in ("fp32", "bf16") if (Path(args.out) / p).exists()]
+    if taken:
+        raise SystemExit(f"{taken[0]} exists: choose another --out, or remove it")
     rows = {p: train(Path(args.out) / p, p, args.epochs) for p in ("fp32", "bf16")}
     print(f"\ntraining, the demo's model, {args.epochs} epochs")
     print(f"{'':6} {'s/epoch':>8} {'run s':>7} {'test ppl':>9} {'trigram':>8} {'below':>6}")

@@ -88,7 +88,7 @@ def test_the_kind_is_chosen_on_the_training_part():
     assert fit_smoothing(growing, 6).kind == "multiplicative"
     assert fit_smoothing(steady, 6).kind == "additive"
     assert fit_smoothing(steady - 300, 6).kind == "additive"  # not positive: additive only
-    with pytest.raises(ValueError, match="multiplicative smoothing needs a positive series"):
+    with pytest.raises(ValueError, match="multiplicative, which needs a positive series"):
         fit_smoothing(steady - 300, 6, "multiplicative")
     assert fit_smoothing(growing[:10], 6).season is None  # under two seasons: no season
     # What the report's hint for data.transform=log rests on:
@@ -119,6 +119,27 @@ def test_a_hybrid_run_trains_backtests_and_forecasts(tmp_path):
     own, again = forecast(fc), forecast(fc, str(csv))
     assert [r["value"] for r in own["forecast"]] == [r["value"] for r in again["forecast"]]
     assert own["forecast"][0]["lower"] < own["forecast"][0]["value"] < own["forecast"][0]["upper"]
+
+
+def test_targets_a_season_or_more_ahead_use_the_indices_known_at_the_origin():
+    """With H > m, a training target is deseasonalised by the index its forecast is
+    recomposed with, so a level times a season is still reproduced exactly."""
+    T, m, H, L = 72, 6, 12, 12
+    rng = np.random.default_rng(0)
+    y = 40 * np.tile(SEASON, T // m) * np.exp(rng.normal(0, 0.05, T))  # the indices move
+    decomposed = Decomposed.of(Smoothing("multiplicative", alpha=0.3, gamma=0.4, season=m), y)
+    values = y[:, None].copy()
+    values[:, 0] = decomposed.deseasonalised(y)
+    scaler = SeriesScaler.fit(values[:48], log=True, relative=True)
+    origins = np.arange(L, T - H + 1)
+    batch, origin = network_windows(scaler.transform(values), np.zeros((T, 0)), origins, L, H,
+                                    scaler, decomposed, y)  # fmt: skip
+    # A network that predicts each target exactly recomposes each value exactly.
+    perfect = batch["targets"][..., 0].double().numpy()[..., None].repeat(3, axis=-1)
+    values_back = decomposed.ahead(origins, H).apply(
+        scaler.target_values(perfect, origin[:, None, None])
+    )
+    np.testing.assert_allclose(values_back[..., 1], y[origins[:, None] + np.arange(H)], rtol=1e-5)
 
 
 def _layout(T, **data):

@@ -247,6 +247,15 @@ def plot_backtest(
         fig.savefig(tmp, format="png")
 
 
+def _swing_grows(y: np.ndarray, season: int | None) -> bool:
+    """`swing_grows`, or False where the smoothing cannot be fitted: a hint is not worth
+    losing a finished run's report."""
+    try:
+        return swing_grows(y, season)
+    except (ValueError, np.linalg.LinAlgError):
+        return False
+
+
 def train_ensemble(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> float:
     """Train the members of ``model.ensemble`` besides the run's own network; seconds."""
     if config.model.ensemble <= 1:
@@ -257,10 +266,15 @@ def train_ensemble(config: ForecastConfig, prepared: Prepared, run_dir: Path) ->
         return build_model(config, len(prepared.columns), prepared.covariates.shape[1],
                            prepared.layout.horizon)  # fmt: skip
 
-    def data(seed: int):
-        return batches(replace(config, train=replace(config.train, seed=seed)), prepared, Context())
+    device = config.train.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    context = Context(device=torch.device(device))
 
-    return train_members(fresh, data, config, run_dir)
+    def data(seed: int):
+        return batches(replace(config, train=replace(config.train, seed=seed)), prepared, context)
+
+    return train_members(fresh, data, config, run_dir, context)
 
 
 def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
@@ -275,10 +289,10 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     result = run_backtest(model, config, prepared, scale)
     table = result.scores()
     K, H = result.actual.shape
-    stride = config.backtest.stride or H
+    stride = int(np.diff(cut.test_origins)[0]) if K > 1 else H  # chosen or set
     lines = verdict(table, config.model.interval, *paired_p_values(result, stride))
     plain = config.data.transform == "none" and config.model.strategy != "hybrid"
-    if plain and swing_grows(prepared.values[: cut.train_end, 0], prepared.series.season):
+    if plain and _swing_grows(prepared.values[: cut.train_end, 0], prepared.series.season):
         lines.append("The seasonal swing grows with the level in the training part (a "
                      "multiplicative season fits it better): data.transform=log or "
                      "model.strategy=hybrid may forecast it better.")  # fmt: skip
@@ -297,12 +311,12 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
             f"\n(the median of {n} networks; the {n - 1} besides the first: {members_s:.0f} s)"
         )
     if cut.chosen:
-        heading += f"\n({cut.chosen}; backtest.folds and data.input_length set them)"
+        heading += f"\n({cut.chosen}; backtest.folds and data.input_length choose otherwise)"
     report = "\n".join([heading, score_table(table), "", *lines])
     return {
         "table": table, "verdict": lines, "report": report, "interval": config.model.interval,
         "folds": K, "horizon": H, "first_origin": str(result.origins[0]),
-        "stride": int(np.diff(cut.test_origins)[0]) if K > 1 else H,
+        "stride": stride,
         "ensemble": config.model.ensemble, "ensemble_seconds": members_s,
         "input_length": cut.input_length,
         "train_steps": int(cut.train_end), "interval_scale": scale,

@@ -7,8 +7,9 @@ trained the same way on the same windows with seeds ``train.seed + 1 .. + N - 1`
 ``members/K/`` of the run directory (a run directory of its own: weights, metrics,
 checkpoints, so an interrupted run resumes them too). The ensemble forecasts each quantile
 as the median of the members' (the mean of the middle two for an even N), in the network's
-scaled units; scaling, smoothing and the interval calibration that follow are the same as
-for one network, and monotone, so the median carries through them.
+scaled units; the unscaling and recomposition that follow are monotone, so it is the median
+in the data's units too. The intervals are then calibrated on the ensemble's own forecasts
+of the validation windows, as one network's are.
 """
 
 from __future__ import annotations
@@ -49,19 +50,20 @@ def member_dir(run_dir: Path, k: int) -> Path:
     return Path(run_dir) / MEMBERS / str(k)
 
 
-def train_members(built_model, data, config: Any, run_dir: Path) -> float:
+def train_members(built_model, data, config: Any, run_dir: Path, context: Context) -> float:
     """Train members 2..``model.ensemble`` of a run; seconds taken. ``built_model(seed)``
     makes a fresh untrained network, ``data(seed)`` the training and validation batches
-    (shuffled by the seed); a member with a checkpoint resumes from it."""
+    (shuffled by the seed); a member with a checkpoint resumes from it. On the main process
+    alone, on ``context``'s device: under torchrun the other processes wait meanwhile."""
     start = time.perf_counter()
     for k in range(2, config.model.ensemble + 1):
         where = member_dir(run_dir, k)
         seed = config.train.seed + k - 1
-        settings = replace(config.train, seed=seed, device="cpu")
+        settings = replace(config.train, seed=seed)
         resume = RunDir(where).checkpoints.exists()
         where.mkdir(parents=True, exist_ok=True)
         train, val = data(seed)
-        trainer = Trainer(built_model(seed), settings, train, val, run_dir=where, context=Context())
+        trainer = Trainer(built_model(seed), settings, train, val, run_dir=where, context=context)
         trainer.reporter.message(f"ensemble member {k} of {config.model.ensemble} (seed {seed})")
         trainer.fit(resume=resume)
     return time.perf_counter() - start
@@ -73,8 +75,11 @@ def with_members(model: nn.Module, config: Any, model_for, run_dir: Path) -> nn.
     a member's weights into."""
     if config.model.ensemble <= 1:
         return model
-    members = [model]
-    for k in range(2, config.model.ensemble + 1):
+    members, n = [model], config.model.ensemble
+    for k in range(2, n + 1):
+        if not RunDir(member_dir(run_dir, k)).weights.exists():
+            raise ValueError(f"member {k} of the {n} networks of {run_dir} was not trained: "
+                             "finish the run with rnnkit train forecast --resume")  # fmt: skip
         member = model_for()
         load_run_weights(member_dir(run_dir, k), member)
         members.append(member)

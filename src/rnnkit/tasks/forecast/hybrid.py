@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from rnnkit.data.windows import SeriesScaler, windows
 
@@ -58,6 +59,9 @@ class Smoothing:
         m = self.season
         if not m:
             return float(y[: min(len(y), 10)].mean()), np.zeros(0)
+        if len(y) < m:
+            raise ValueError(f"the hybrid smooths a series from its start and needs at least "
+                             f"one season ({m} steps); this one has {len(y)}")  # fmt: skip
         seasons = y[: m * max(1, min(2, len(y) // m))].reshape(-1, m)
         means = seasons.mean(axis=1, keepdims=True)
         if self.multiplicative:
@@ -121,8 +125,8 @@ def fit_smoothing(y: np.ndarray, season: int | None, kind: Kind | None = None) -
     kinds: list[Kind] = [kind] if kind else ["additive", "multiplicative"]
     if (y <= 0).any():
         if kind == "multiplicative":
-            raise ValueError("multiplicative smoothing needs a positive series; this one has "
-                             "values <= 0")  # fmt: skip
+            raise ValueError("data.transform=log makes the hybrid's season multiplicative, "
+                             "which needs a positive series; this one has values <= 0")  # fmt: skip
         kinds = ["additive"]
     best: tuple[float, Smoothing] | None = None
     for k in kinds:
@@ -196,14 +200,27 @@ class Decomposed:
 
 def network_windows(
     z: np.ndarray, covariates: np.ndarray, origins: np.ndarray, L: int, H: int,
-    scaler: SeriesScaler, decomposed: Decomposed | None,
+    scaler: SeriesScaler, decomposed: Decomposed | None, y: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
-    """`rnnkit.data.windows.windows` as the network reads them: relative to the smoothed
-    level at each origin for the hybrid strategy."""
-    anchor = None
-    if decomposed is not None:
-        anchor = scaler.target_z(decomposed.level[np.asarray(origins) - 1])
-    return windows(z, covariates, origins, L, H, scaler.relative, anchor)
+    """`rnnkit.data.windows.windows` as the network reads them. For the hybrid strategy,
+    relative to the smoothed level at each origin, and with the targets (from ``y`` (T,),
+    the target's values) deseasonalised by the indices known at the origin, the ones a
+    forecast is recomposed with: a step a season or more ahead is divided by the last index
+    of its phase, not by one that later values updated."""
+    if decomposed is None:
+        return windows(z, covariates, origins, L, H, scaler.relative)
+    origins = np.asarray(origins)
+    anchor = scaler.target_z(decomposed.level[origins - 1])
+    batch, origin = windows(z, covariates, origins, L, H, scaler.relative, anchor)
+    if y is not None and len(origins):
+        rows = origins[:, None] + np.arange(H)  # (S, H)
+        raw = np.where(rows < len(y), y[np.minimum(rows, len(y) - 1)], np.nan)
+        factors = decomposed.ahead(origins, H).factors
+        seen = raw / factors if decomposed.smoothing.multiplicative else raw - factors
+        with np.errstate(invalid="ignore"):  # NaN past the end stays NaN
+            targets = scaler.target_z(seen) - anchor[:, None]
+        batch["targets"][..., 0] = torch.tensor(targets, dtype=torch.float32)
+    return batch, origin
 
 
 def decompose(

@@ -6,7 +6,8 @@ bundled) or a CSV/TSV file with a date column and value columns (``data.target``
 forecast; the others are inputs).
 
 The series is cut once, by time. The last part is the test: ``backtest.folds`` forecast
-origins, ``backtest.stride`` steps apart, the last one H steps before the end. Everything
+origins, ``backtest.stride`` steps apart, the last one H steps before the end (unset, chosen
+for the series' length: `rnnkit.tasks.forecast.layout`). Everything
 before the first origin is training data, and only that: the scaling is fitted there, the
 training windows end there (the last 15% of them, by time and after a gap that keeps their
 targets apart from the training targets, pick the best epoch); a missing value is filled
@@ -65,7 +66,9 @@ class DataConfig:
     relative: bool = True  # read and predict the target as changes from the forecast origin
     calendar: list[str] = field(default_factory=list)  # covariates: dayofweek, month, ...
     horizon: int | None = None  # H; default: one season, or 10 steps without one
-    input_length: int | None = None  # L; default: two seasons or two horizons, the longer
+    # L; default: two seasons or two horizons, the longer, shortened where the automatic
+    # folds need the room (see layout.choose_layout)
+    input_length: int | None = None
 
 
 @dataclass
@@ -116,7 +119,8 @@ class Prepared:
 
     def batch(self, origins: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         return network_windows(self.z, self.covariates, origins, self.layout.input_length,
-                               self.layout.horizon, self.scaler, self.decomposed)  # fmt: skip
+                               self.layout.horizon, self.scaler, self.decomposed,
+                               self.values[:, 0])  # fmt: skip
 
     def ahead(self, origins: np.ndarray) -> SeasonAhead | None:
         """What recomposes the forecasts from ``origins`` (the hybrid's seasonal indices)."""
@@ -154,6 +158,9 @@ def prepare(config: ForecastConfig) -> Prepared:
         )
     decomposed, seen = None, values
     if config.model.strategy == "hybrid":
+        if not data.relative:
+            raise ValueError("model.strategy=hybrid reads the series relative to its smoothed "
+                             "level; drop data.relative=false")  # fmt: skip
         kind = "multiplicative" if data.transform == "log" else None
         decomposed, seen = decompose(values, cut.train_end, series.season, kind)
     log = data.transform == "log" or (
