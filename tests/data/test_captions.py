@@ -77,11 +77,7 @@ def test_coco_json_beside_its_images_or_beside_an_images_folder(tmp_path):
      ("", r"captions\.csv is empty")],
 )  # fmt: skip
 def test_csv_mistakes_are_one_line_errors_naming_the_line(tmp_path, text, message):
-    picture(tmp_path / "x.png")
-    csv = write(tmp_path / "captions.csv", text)
-    with pytest.raises(ValueError, match=message) as caught:
-        read_captions(csv)
-    assert "\n" not in str(caught.value)
+    one_line_error(tmp_path, "captions.csv", text, message)
 
 
 @pytest.mark.parametrize(
@@ -103,8 +99,13 @@ def test_csv_mistakes_are_one_line_errors_naming_the_line(tmp_path, text, messag
      ("[1, 2]", r"captions\.json is not a COCO captions file")],
 )  # fmt: skip
 def test_coco_mistakes_are_one_line_errors_naming_the_entry(tmp_path, text, message):
-    picture(tmp_path / "x.png")
-    path = write(tmp_path / "captions.json", text)
+    one_line_error(tmp_path, "captions.json", text, message)
+
+
+def one_line_error(folder, name, text, message):
+    """Reading ``text`` as the captions file ``name`` beside an x.png fails in one line."""
+    picture(folder / "x.png")
+    path = write(folder / name, text)
     with pytest.raises(ValueError, match=message) as caught:
         read_captions(path)
     assert "\n" not in str(caught.value)

@@ -19,6 +19,7 @@ from torch import nn
 from rnnkit.data.batching import count_scored
 from rnnkit.layers import reset_state
 from rnnkit.models.common import evaluating
+from rnnkit.train.precision import Precision
 from rnnkit.train.state import Counters
 
 __all__ = [
@@ -78,7 +79,7 @@ class TrainConfig:
     max_bad_steps: int = 5  # consecutive non-finite steps before giving up
     # bf16 autocast: auto turns it on on a GPU, and on a CPU with bf16 instructions for the
     # tasks whose scores hold in bf16 (see rnnkit.train.precision)
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Precision = "auto"
     device: str = "auto"
     seed: int = 0
     quiet: bool = False
@@ -142,19 +143,18 @@ Evaluator = Callable[[nn.Module, Any], dict[str, float]]
 def evaluate_loss(model: nn.Module, data: Any) -> dict[str, float]:
     """Mean loss over ``data``, each batch weighted by what its loss averages over (scored
     targets: steps of a stream, samples of a classifier); the state carried along a stream."""
-    with evaluating(model):
-        total, steps, state = 0.0, 0, None
-        with torch.no_grad():
-            for batch in data.epoch(0):
-                batch = {k: v.to(_device(model)) for k, v in batch.items()}
-                if data.stateful:
-                    state = reset_state(state, batch.pop("reset"))
-                    output, loss = model(**batch, state=state)
-                    state = output.state
-                else:
-                    _, loss = model(**batch)
-                scored = count_scored(batch)
-                total, steps = total + float(loss) * scored, steps + scored
+    total, steps, state = 0.0, 0, None
+    with evaluating(model), torch.no_grad():
+        for batch in data.epoch(0):
+            batch = {k: v.to(_device(model)) for k, v in batch.items()}
+            if data.stateful:
+                state = reset_state(state, batch.pop("reset"))
+                output, loss = model(**batch, state=state)
+                state = output.state
+            else:
+                _, loss = model(**batch)
+            scored = count_scored(batch)
+            total, steps = total + float(loss) * scored, steps + scored
     return {"val_loss": total / max(steps, 1)}
 
 

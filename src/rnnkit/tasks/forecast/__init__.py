@@ -20,8 +20,8 @@ from rnnkit.tasks.forecast.task import (
     SERIES_FILE,
     ForecastConfig,
     batches,
-    build_model,
     model_for,
+    model_of,
     prepare,
     series_file,
 )
@@ -46,8 +46,7 @@ class ForecastTask(Task):
         prepared = prepare(config)  # bad data fails here, before a run directory exists
         check_backtest(config, prepared)
         cut = prepared.layout
-        model = build_model(config, len(prepared.columns), prepared.covariates.shape[1],
-                            cut.horizon)  # fmt: skip
+        model = model_of(config, prepared)
         train, val = batches(config, prepared, context)
 
         def finish(run_dir: Path) -> dict[str, Any]:

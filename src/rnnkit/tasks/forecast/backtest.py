@@ -39,16 +39,16 @@ from rnnkit.tasks.forecast.task import (
     ForecastConfig,
     Prepared,
     batches,
-    build_model,
     calibrate_intervals,
     forecast_values,
     load_model,
     model_for,
+    model_of,
     point_of,
     quantile_levels,
 )
 from rnnkit.tasks.runner import read_run_json
-from rnnkit.train.distributed import Context
+from rnnkit.train.distributed import Context, resolve_device
 
 NETWORK = "rnnkit"
 
@@ -263,13 +263,9 @@ def train_ensemble(config: ForecastConfig, prepared: Prepared, run_dir: Path) ->
 
     def fresh(seed: int) -> nn.Module:
         torch.manual_seed(seed)
-        return build_model(config, len(prepared.columns), prepared.covariates.shape[1],
-                           prepared.layout.horizon)  # fmt: skip
+        return model_of(config, prepared)
 
-    device = config.train.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    context = Context(device=torch.device(device))
+    context = Context(device=resolve_device(config.train.device))
 
     def data(seed: int):
         return batches(replace(config, train=replace(config.train, seed=seed)), prepared, context)

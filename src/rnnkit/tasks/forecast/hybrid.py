@@ -193,6 +193,13 @@ class Decomposed:
         s = self.seasonal[: len(y)]
         return y / s if self.smoothing.multiplicative else y - s
 
+    def seen(self, values: np.ndarray) -> np.ndarray:
+        """(T, V) values as the network sees them: a copy with the target (column 0)
+        deseasonalised."""
+        out = np.array(values, dtype=np.float64)
+        out[:, 0] = self.deseasonalised(out[:, 0])
+        return out
+
     def ahead(self, origins: np.ndarray, horizon: int) -> SeasonAhead:
         factors = seasonal_ahead(self.seasonal, origins, horizon, self.smoothing.season)
         return SeasonAhead(factors, self.smoothing.multiplicative)
@@ -230,9 +237,7 @@ def decompose(
     and the (T, V) values the network sees: the target deseasonalised."""
     smoothing = fit_smoothing(values[:train_end, 0], season, kind)
     decomposed = Decomposed.of(smoothing, values[:, 0])
-    seen = values.copy()
-    seen[:, 0] = decomposed.deseasonalised(values[:, 0])
-    return decomposed, seen
+    return decomposed, decomposed.seen(values)
 
 
 def swing_grows(y: np.ndarray, season: int | None) -> bool:

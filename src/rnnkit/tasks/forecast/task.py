@@ -241,6 +241,12 @@ def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H:
     )  # fmt: skip
 
 
+def model_of(config: ForecastConfig, prepared: Prepared) -> nn.Module:
+    """An untrained `Forecaster` for the prepared series' columns, covariates and horizon."""
+    return build_model(config, len(prepared.columns), prepared.covariates.shape[1],
+                       prepared.layout.horizon)  # fmt: skip
+
+
 def series_file(config: ForecastConfig, prepared: Prepared) -> dict[str, Any]:
     """What using the run needs besides its weights: ``series.json``."""
     s = prepared.series

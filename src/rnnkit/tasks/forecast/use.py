@@ -132,10 +132,10 @@ def forecast(
     frame, freq = _recent(fc, source)  # (T, V), the target first
     dates = future_index(frame.index[-1], freq, H)
     covariates = calendar_features(frame.index.append(dates), list(saved["calendar"]))
-    values, decomposed = frame.to_numpy(dtype=np.float64, copy=True), None
+    values, decomposed = frame.to_numpy(dtype=np.float64), None
     if "hybrid" in saved:  # smoothed from the series' start with the run's parameters
         decomposed = Decomposed.of(Smoothing.from_dict(saved["hybrid"]), values[:, 0])
-        values[:, 0] = decomposed.deseasonalised(values[:, 0])
+        values = decomposed.seen(values)
     z, L, end = fc.scaler.transform(values), int(saved["input_length"]), np.array([len(values)])
     batch, origin = network_windows(z, covariates, end, L, H, fc.scaler, decomposed)
     ahead = None if decomposed is None else decomposed.ahead(end, H)
