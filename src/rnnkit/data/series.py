@@ -34,9 +34,11 @@ __all__ = [
     "MISSING",
     "SEASONS",
     "SeriesData",
+    "check_options",
     "fill_causal",
     "load_series",
     "season_of",
+    "series_data",
 ]
 
 # Seasonal period in steps, by pandas frequency prefix (the part before "-": "W-SAT" is "W"):
@@ -98,7 +100,7 @@ def load_series(
     sunspot number 1700-2008 (target "sunactivity"; season 11, the approximate solar cycle).
     Both need no network.
     """
-    _check_options(missing, max_gap, season)
+    check_options(missing, max_gap, season)
     where, bundled = str(source), _bundled_set(source)
     if bundled is not None:
         frame, lines = _bundled(where, date_column, freq), None
@@ -110,11 +112,29 @@ def load_series(
         where = str(path)
         frame, names, lines = read_series_file(path, date_column, columns, freq)
     target = _target(names, target, where)
-    frame, holes = _apply_missing(frame[names], target, missing, max_gap, lines, where)
+    if season is None and bundled is not None:
+        season = bundled.season
+    return series_data(frame[names], target, lines, where, missing, max_gap, season)
+
+
+def series_data(
+    frame: pd.DataFrame,
+    target: str,
+    lines: pd.Series | None,
+    where: str,
+    missing: str = "error",
+    max_gap: int = 3,
+    season: int | None = None,
+) -> SeriesData:
+    """The `SeriesData` of ``frame``, value columns on their regular grid with NaN where a
+    value is missing (`rnnkit.data.series_file.table_frame`): the rows before every column
+    has a value dropped, then ``missing`` applied. ``lines`` maps dates to the file's lines
+    (None: no file), ``where`` names the series in messages; the other arguments as
+    `load_series` takes them."""
+    frame, holes = _apply_missing(frame, target, missing, max_gap, lines, where)
     check_length(len(frame), where, " once the rows before every column has a value are gone")
     freqstr = frame.index.freqstr
-    if season is None:
-        season = bundled.season if bundled is not None else season_of(freqstr)
+    season = season_of(freqstr) if season is None else season
     filled = int(holes.to_numpy().sum())
     return SeriesData(frame, target, freqstr, season, where, filled, holes, missing)
 
@@ -129,7 +149,7 @@ def season_of(freq: str) -> int | None:
     return period // offset.n
 
 
-def _check_options(missing: str, max_gap: int, season: int | None) -> None:
+def check_options(missing: str, max_gap: int, season: int | None) -> None:
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {', '.join(MISSING)}, got {missing!r}")
     if isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 0:

@@ -27,9 +27,12 @@ from rnnkit.data.tables import no_column, read_text
 __all__ = [
     "FREQ_HINT",
     "check_length",
+    "date_column_of",
     "parse_freq",
     "read_series_file",
+    "read_table",
     "show_date",
+    "table_frame",
     "value_columns",
 ]
 
@@ -43,15 +46,24 @@ def read_series_file(
     float64 value columns (NaN where missing) on every date of the grid at ``freq`` (default
     inferred), dates the file lacks as rows of NaN; ``lines`` maps each date the file has to
     the line it is on. Arguments as `rnnkit.data.series.load_series` takes them."""
-    table = _read_table(path)
-    date_column = _date_column(table, date_column, path)
-    dates = _parse_dates(table[date_column], date_column, path)
-    _check_order(dates, table.index, path)
+    table = read_table(path)
+    date_column = date_column_of(table, date_column, path)
     names = value_columns(list(table.columns), date_column, columns, path)
-    values = _numbers(table[names], path).set_axis(dates)
-    lines = pd.Series(table.index, index=dates)
-    frame = _regular(values, _frequency(dates, freq, path), lines, path)
+    frame, lines = table_frame(table, date_column, names, freq, path)
     return frame, names, lines
+
+
+def table_frame(
+    table: pd.DataFrame, date_column: str, names: list[str], freq: str | None, where: str | Path
+) -> tuple[pd.DataFrame, pd.Series]:
+    """(frame, lines) of the rows of ``table`` (as `read_table` gives it, or some of its
+    rows): the dates checked, the columns ``names`` as numbers, laid on the regular grid;
+    ``where`` names them in messages."""
+    dates = _parse_dates(table[date_column], date_column, where)
+    _check_order(dates, table.index, where)
+    values = _numbers(table[names], where).set_axis(dates)
+    lines = pd.Series(table.index, index=dates)
+    return _regular(values, _frequency(dates, freq, where), lines, where), lines
 
 
 def parse_freq(freq: str) -> BaseOffset:
@@ -65,7 +77,7 @@ def parse_freq(freq: str) -> BaseOffset:
     return offset
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
     """Every cell as text (NaN where empty or NA-like), indexed by its line number."""
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     text = read_text(path)  # UTF-8 without a byte-order mark; binary files are refused
@@ -97,7 +109,7 @@ def check_length(rows: int, where: str | Path, after: str = "") -> None:
         raise ValueError(f"{where} has {rows} rows{after}; a series needs at least 3 dates")
 
 
-def _date_column(table: pd.DataFrame, date_column: str | None, path: Path) -> str:
+def date_column_of(table: pd.DataFrame, date_column: str | None, path: Path) -> str:
     if date_column is None:
         return table.columns[0]
     if date_column not in table.columns:
@@ -105,7 +117,7 @@ def _date_column(table: pd.DataFrame, date_column: str | None, path: Path) -> st
     return date_column
 
 
-def _parse_dates(text: pd.Series, column: str, path: Path) -> pd.DatetimeIndex:
+def _parse_dates(text: pd.Series, column: str, path: str | Path) -> pd.DatetimeIndex:
     """The dates of ``text`` (indexed by line); the first one that does not parse is an error.
 
     ISO 8601 first, in any of its forms ("2024-01-01" next to "2024-01-01 01:00"); a date it
@@ -138,7 +150,7 @@ def show_date(date: pd.Timestamp) -> str:
     return str(date.date()) if date == date.normalize() else str(date)
 
 
-def _check_order(dates: pd.DatetimeIndex, lines: pd.Index, path: Path) -> None:
+def _check_order(dates: pd.DatetimeIndex, lines: pd.Index, path: str | Path) -> None:
     """One row per date, in increasing order."""
     repeated = dates.duplicated()
     if repeated.any():
@@ -173,7 +185,7 @@ def value_columns(
     return list(dict.fromkeys(names))  # a column named twice is read once
 
 
-def _numbers(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _numbers(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     """The value columns as float64 (NaN where missing); text that is not a number is an error."""
     values = {}
     for name in table.columns:
@@ -194,7 +206,7 @@ def _numbers(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 # ---- frequency and the regular grid -----------------------------------------------------
 
 
-def _frequency(dates: pd.DatetimeIndex, freq: str | None, path: Path) -> BaseOffset:
+def _frequency(dates: pd.DatetimeIndex, freq: str | None, path: str | Path) -> BaseOffset:
     """``freq``, or the frequency the dates follow (pandas' inference, else trading days,
     else the step between at least 90% of consecutive dates)."""
     if freq is not None:
@@ -226,7 +238,7 @@ def _frequency(dates: pd.DatetimeIndex, freq: str | None, path: Path) -> BaseOff
 
 
 def _regular(
-    values: pd.DataFrame, offset: BaseOffset, lines: pd.Series, path: Path
+    values: pd.DataFrame, offset: BaseOffset, lines: pd.Series, path: str | Path
 ) -> pd.DataFrame:
     """``values`` on every date from its first to its last at ``offset``: dates the file
     lacks become rows of NaN. A date off that grid is an error."""

@@ -41,8 +41,11 @@ class ForecastTask(Task):
 
     def build(self, config: ForecastConfig, context: Context) -> Built:
         from rnnkit.tasks.forecast.backtest import backtest_run, check_backtest
+        from rnnkit.tasks.forecast.panel import is_panel
         from rnnkit.tasks.forecast.use import history_file
 
+        if is_panel(config.data):
+            return self._build_panel(config, context)
         prepared = prepare(config)  # bad data fails here, before a run directory exists
         check_backtest(config, prepared)
         cut = prepared.layout
@@ -59,6 +62,18 @@ class ForecastTask(Task):
         }  # fmt: skip
         return Built(model, train, val, files=files, finish=finish)
 
+    def _build_panel(self, config: ForecastConfig, context: Context) -> Built:
+        from rnnkit.tasks.forecast.panel import backtest_panel, panel_files, prepare_panel
+
+        panel = prepare_panel(config)  # bad data fails here, before a run directory exists
+        train, val = batches(config, panel, context)
+
+        def finish(run_dir: Path) -> dict[str, Any]:
+            return backtest_panel(config, panel, run_dir)
+
+        model = model_of(config, panel)
+        return Built(model, train, val, files=panel_files(config, panel), finish=finish)
+
     def model(self, config: ForecastConfig, artefacts: dict[str, Any]) -> nn.Module:
         from rnnkit.tasks.forecast.use import read_artefacts
 
@@ -70,13 +85,18 @@ class ForecastTask(Task):
         return forecaster_of(run)
 
     def predict(
-        self, loaded: Any, inputs: Sequence[Any], horizon: int | None = None
+        self,
+        loaded: Any,
+        inputs: Sequence[Any],
+        horizon: int | None = None,
+        series: str | None = None,
     ) -> list[dict[str, Any]]:
         """One forecast of ``horizon`` steps (default: the run's) per input: a data source to
-        continue, or None for the run's own series (its saved history)."""
+        continue, or None for the run's own series (its saved history); of a panel run, of
+        its series ``series`` (default: the first)."""
         from rnnkit.tasks.forecast.use import forecast
 
-        return [forecast(loaded, source, horizon) for source in inputs]
+        return [forecast(loaded, source, horizon, series) for source in inputs]
 
     def format_results(self, results: dict[str, Any]) -> str:
         return results["report"]

@@ -14,18 +14,17 @@ Shapes: K origins, H horizon, Q quantiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from rnnkit.io import atomic_path, atomic_write_json
 from rnnkit.tasks.forecast.baselines import make_baselines
-from rnnkit.tasks.forecast.ensemble import train_members, with_members
+from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
 from rnnkit.tasks.forecast.hybrid import swing_grows
 from rnnkit.tasks.forecast.metrics import (
     interval_coverage,
@@ -38,17 +37,12 @@ from rnnkit.tasks.forecast.task import (
     SERIES_FILE,
     ForecastConfig,
     Prepared,
-    batches,
     calibrate_intervals,
     forecast_values,
-    load_model,
-    model_for,
-    model_of,
     point_of,
     quantile_levels,
 )
 from rnnkit.tasks.runner import read_run_json
-from rnnkit.train.distributed import Context, resolve_device
 
 NETWORK = "rnnkit"
 
@@ -200,7 +194,7 @@ def verdict(
     return lines
 
 
-def write_csv(result: Backtest, path: Path) -> None:
+def backtest_frame(result: Backtest) -> pd.DataFrame:
     """One row per origin and step: the actual value and every method's forecast."""
     K, H = result.actual.shape
     frame = pd.DataFrame({
@@ -211,22 +205,21 @@ def write_csv(result: Backtest, path: Path) -> None:
         frame[name] = point_of(q).ravel()
         if q.shape[-1] > 1:
             frame[f"{name}_lower"], frame[f"{name}_upper"] = q[..., 0].ravel(), q[..., -1].ravel()
+    return frame
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def plot_backtest(
-    result: Backtest, table: dict[str, dict[str, float]], history: pd.Series, path: Path,
-    title: str,
-) -> None:  # fmt: skip
+def draw_backtest(
+    ax: Any, result: Backtest, table: dict[str, dict[str, float]], history: pd.Series, title: str
+) -> None:
     """The target, the network's forecasts with their intervals and the best baseline's;
     ``table`` is ``result.scores()``."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
     baselines = [name for name in table if name != NETWORK]
     best = min(baselines, key=lambda name: table[name]["mase"])
-    fig = Figure(figsize=(10, 4.5), dpi=100)
-    ax = fig.add_subplot()
     ax.plot(history.index, history.to_numpy(), color="black", lw=1, label="actual")
     for k in range(len(result.origins)):
         dates, q = pd.DatetimeIndex(result.dates[k]), result.forecasts[NETWORK][k]
@@ -242,9 +235,25 @@ def plot_backtest(
     ax.set_title(f"{title}\nMASE {NETWORK} {table[NETWORK]['mase']:.3f}, "
                  f"{best} {table[best]['mase']:.3f}")  # fmt: skip
     ax.legend(loc="best", fontsize=8)
+
+
+def plot_backtests(shown: list[tuple[Assessed, pd.Series, str]], path: Path) -> None:
+    """`draw_backtest` for each (assessed, history, title), one under the other, as a PNG."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
+
+    fig = Figure(figsize=(10, 4.5 * len(shown)), dpi=100)
+    for i, (assessed, history, title) in enumerate(shown):
+        draw_backtest(fig.add_subplot(len(shown), 1, i + 1), assessed.result, assessed.table,
+                      history, title)  # fmt: skip
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
+
+
+def shown_history(prepared: Prepared) -> pd.Series:
+    """The part of the target a backtest plot shows: four horizons before the test, and it."""
+    cut, series = prepared.layout, prepared.series
+    return series.frame[series.target].iloc[max(0, cut.train_end - 4 * cut.horizon) :]
 
 
 def _swing_grows(y: np.ndarray, season: int | None) -> bool:
@@ -256,32 +265,32 @@ def _swing_grows(y: np.ndarray, season: int | None) -> bool:
         return False
 
 
-def train_ensemble(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> float:
-    """Train the members of ``model.ensemble`` besides the run's own network; seconds."""
-    if config.model.ensemble <= 1:
-        return 0.0
+@dataclass
+class Assessed:
+    """One series' backtest, scored and told: what `assess` returns."""
 
-    def fresh(seed: int) -> nn.Module:
-        torch.manual_seed(seed)
-        return model_of(config, prepared)
+    result: Backtest
+    table: dict[str, dict[str, float]]
+    lines: list[str]  # the verdict, and hints
+    stride: int  # steps between the origins
+    scale: float  # the factor the intervals were stretched by
 
-    context = Context(device=resolve_device(config.train.device))
+    def summary(self, prepared: Prepared) -> dict[str, Any]:
+        """The results of the series: its table, verdict and how it was cut."""
+        K, H = self.result.actual.shape
+        return {
+            "table": self.table, "verdict": self.lines, "folds": K, "horizon": H,
+            "first_origin": str(self.result.origins[0]), "stride": self.stride,
+            "input_length": prepared.layout.input_length,
+            "train_steps": int(prepared.layout.train_end), "interval_scale": self.scale,
+        }  # fmt: skip
 
-    def data(seed: int):
-        return batches(replace(config, train=replace(config.train, seed=seed)), prepared, context)
 
-    return train_members(fresh, data, config, run_dir, context)
-
-
-def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
-    """Backtest the best weights of a run: ``backtest.csv``, ``backtest.png`` and results."""
+def assess(model: nn.Module, config: ForecastConfig, prepared: Prepared) -> Assessed:
+    """Calibrate the intervals of ``model`` on the series' validation windows, backtest it
+    beside the baselines and say what the scores show."""
     cut = prepared.layout
-    saved = read_run_json(run_dir, SERIES_FILE, dict)
-    members_s = train_ensemble(config, prepared, run_dir)
-    model = with_members(load_model(config, saved, run_dir), config,  # the best weights
-                         lambda: model_for(config, saved), run_dir)  # fmt: skip
     scale = calibrate_intervals(model, prepared, config)
-    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scale})
     result = run_backtest(model, config, prepared, scale)
     table = result.scores()
     K, H = result.actual.shape
@@ -295,25 +304,29 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     if config.model.head != "point" and config.model.calibrate:
         lines.append(f"(Its intervals were stretched by {scale:.2f} to cover "
                      f"{config.model.interval:.0%} of the validation windows.)")  # fmt: skip
-    write_csv(result, run_dir / "backtest.csv")
-    series = prepared.series.frame[prepared.series.target]
-    shown = series.iloc[max(0, cut.train_end - 4 * H) :]
+    return Assessed(result, table, lines, stride, scale)
+
+
+def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    """Backtest the best weights of a run: ``backtest.csv``, ``backtest.png`` and results."""
+    cut = prepared.layout
+    model, members_s = trained_model(config, prepared, run_dir)
+    assessed = assess(model, config, prepared)
+    saved = read_run_json(run_dir, SERIES_FILE, dict)
+    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": assessed.scale})
+    result, table = assessed.result, assessed.table
+    write_csv(backtest_frame(result), run_dir / "backtest.csv")
+    K, H = result.actual.shape
     title = f"{config.data.source}: {K} origins x {H} steps"
-    plot_backtest(result, table, shown, run_dir / "backtest.png", title)
+    plot_backtests([(assessed, shown_history(prepared), title)], run_dir / "backtest.png")
     heading = (f"backtest: {K} origins x {H} steps = {K * H} values of "
                f"{prepared.series.target!r} from {result.origins[0].date()}")  # fmt: skip
-    if (n := config.model.ensemble) > 1:
-        heading += (
-            f"\n(the median of {n} networks; the {n - 1} besides the first: {members_s:.0f} s)"
-        )
+    if config.model.ensemble > 1:
+        heading += ensemble_note(config, members_s)
     if cut.chosen:
         heading += f"\n({cut.chosen}; backtest.folds and data.input_length choose otherwise)"
-    report = "\n".join([heading, score_table(table), "", *lines])
-    return {
-        "table": table, "verdict": lines, "report": report, "interval": config.model.interval,
-        "folds": K, "horizon": H, "first_origin": str(result.origins[0]),
-        "stride": stride,
+    report = "\n".join([heading, score_table(table), "", *assessed.lines])
+    return assessed.summary(prepared) | {
+        "report": report, "interval": config.model.interval,
         "ensemble": config.model.ensemble, "ensemble_seconds": members_s,
-        "input_length": cut.input_length,
-        "train_steps": int(cut.train_end), "interval_scale": scale,
     }  # fmt: skip

@@ -14,6 +14,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory from rnnkit train forecast")
     p.add_argument("--data", help="the series to continue (default: the run's data.source)")
     p.add_argument("--horizon", type=int, help="steps to forecast (default: the run's)")
+    p.add_argument("--series", metavar="ID", help="of a panel run, the series to forecast "
+                   "(default: its first)")  # fmt: skip
     p.add_argument("--plot", help="write history, forecast and interval to this PNG")
     p.add_argument("--force", action="store_true", help="replace --plot if it exists")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -37,7 +39,7 @@ def _forecast(args: argparse.Namespace) -> int:
     if args.plot:
         _check_plot(Path(args.plot), args.force)
     fc = load_run_of("forecast", args.run)
-    (result,) = fc.task.predict(fc, [args.data], horizon=args.horizon)
+    (result,) = fc.task.predict(fc, [args.data], horizon=args.horizon, series=args.series)
     if args.plot:
         plot_forecast(result, args.plot)
     if args.json:

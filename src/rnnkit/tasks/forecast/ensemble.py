@@ -22,8 +22,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.tasks.runner import load_run_weights
-from rnnkit.train.distributed import Context
+from rnnkit.tasks.forecast.task import (
+    SERIES_FILE,
+    ForecastConfig,
+    batches,
+    load_model,
+    model_for,
+    model_of,
+)
+from rnnkit.tasks.runner import load_run_weights, read_run_json
+from rnnkit.train.distributed import Context, resolve_device
 from rnnkit.train.rundir import RunDir
 from rnnkit.train.trainer import Trainer
 
@@ -84,3 +92,36 @@ def with_members(model: nn.Module, config: Any, model_for, run_dir: Path) -> nn.
         load_run_weights(member_dir(run_dir, k), member)
         members.append(member)
     return Ensemble(members).eval()
+
+
+def train_ensemble(config: ForecastConfig, prepared: Any, run_dir: Path) -> float:
+    """Train the members of ``model.ensemble`` besides the run's own network on the windows
+    of ``prepared`` (a series or a panel); seconds."""
+    if config.model.ensemble <= 1:
+        return 0.0
+
+    def fresh(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return model_of(config, prepared)
+
+    context = Context(device=resolve_device(config.train.device))
+
+    def data(seed: int):
+        return batches(replace(config, train=replace(config.train, seed=seed)), prepared, context)
+
+    return train_members(fresh, data, config, run_dir, context)
+
+
+def trained_model(config: ForecastConfig, prepared: Any, run_dir: Path) -> tuple[nn.Module, float]:
+    """The run's best weights with the ensemble's other members (trained now, when
+    ``model.ensemble`` asks for them), and the seconds the members took."""
+    saved = read_run_json(run_dir, SERIES_FILE, dict)
+    members_s = train_ensemble(config, prepared, run_dir)
+    model = with_members(load_model(config, saved, run_dir), config,
+                         lambda: model_for(config, saved), run_dir)  # fmt: skip
+    return model, members_s
+
+
+def ensemble_note(config: ForecastConfig, seconds: float) -> str:
+    n = config.model.ensemble
+    return f"\n(the median of {n} networks; the {n - 1} besides the first: {seconds:.0f} s)"

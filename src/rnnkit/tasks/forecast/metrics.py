@@ -149,13 +149,16 @@ def _line(label: str, first: int, cells: Sequence[str], widths: Sequence[int]) -
     )
 
 
-def score_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] = COLUMNS) -> str:
+def score_table(
+    rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] = COLUMNS, label: str = "method"
+) -> str:
     """A plain aligned text table: one row per method, one column per score.
 
     Args:
         rows: method name -> {score name: value}, e.g. from `point_scores`; a score a
             method lacks (coverage of a point forecast) shows as "-".
         columns: the scores to show, in order (default mae, rmse, smape, mase, coverage).
+        label: the heading of the rows' names.
 
     The method(s) with the lowest mase are marked "*", whether or not mase is shown.
     """
@@ -167,13 +170,13 @@ def score_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] 
     best = min(mase.values(), default=None)
     labels = [f"{name} *" if name in mase and mase[name] == best else name for name in rows]
     cells = [_column([row.get(c) for row in rows.values()]) for c in columns]  # by column
-    first = max(len("method"), *(len(label) for label in labels))
+    first = max(len(label), *(len(name) for name in labels))
     widths = [
         max(len(c), *(len(v) for v in column)) for c, column in zip(columns, cells, strict=True)
     ]
-    lines = [_line("method", first, columns, widths)]
-    for i, label in enumerate(labels):
-        lines.append(_line(label, first, [column[i] for column in cells], widths))
+    lines = [_line(label, first, columns, widths)]
+    for i, name in enumerate(labels):
+        lines.append(_line(name, first, [column[i] for column in cells], widths))
     if best is not None:
         lines.append("* lowest mase")
     return "\n".join(lines)

@@ -1,12 +1,12 @@
 """What a forecast run serves under ``rnnkit serve``: ``GET /forecast``.
 
-    GET /forecast?horizon=12
+    GET /forecast?horizon=12[&series=ID]
       -> {"target", "freq", "interval", "last_date", "forecast": [{"date", "value", "lower",
           "upper"}, ...], "history": {"dates", "values"}}
 
 The series continued is the run's own, its end as saved in the run's ``history.json`` at
 training time: no request reads the training data (which need not be there any more). A
-horizon outside what the run was trained for gets a 422.
+horizon outside what the run was trained for, or a series a panel run lacks, gets a 422.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rnnkit.tasks.base import Section
 from rnnkit.tasks.forecast.use import LoadedForecaster, forecast
 
 STATIC = Path(__file__).parent / "static"
+WHICH = "of a panel run, the series to forecast (default: its first)"
 
 
 def forecaster(fc: LoadedForecaster) -> Section:
@@ -30,15 +31,17 @@ def forecaster(fc: LoadedForecaster) -> Section:
     @router.get("/forecast")
     def ahead(
         horizon: int = Query(trained, description=f"steps to forecast, 1 to {trained}"),
+        series: str | None = Query(None, description=WHICH),
     ) -> dict[str, Any]:
         try:
-            return forecast(fc, None, horizon)
+            return forecast(fc, None, horizon, series)
         except ValueError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
 
     def health() -> dict[str, Any]:
+        panel = {} if fc.panel is None else {"series": list(fc.panel)}
         return {"target_columns": fc.series["columns"], "freq": fc.series["freq"],
-                "horizon": trained}  # fmt: skip
+                "horizon": trained} | panel  # fmt: skip
 
     return Section(router, "forecast", STATIC / "forecast.html", STATIC / "forecast.js",
                    health=health)  # fmt: skip

@@ -55,6 +55,10 @@ HISTORY_FILE = "history.json"  # the end of the series, to forecast from (`.use`
 @dataclass
 class DataConfig:
     source: str = "co2"  # co2, sunspots, or a .csv/.tsv file
+    # Many series, one network (`.panel`): a long-format file (a unique_id column, or the
+    # column id_column names), or with panel=true each value column a series of its own.
+    panel: bool = False
+    id_column: str | None = None
     target: str | None = None  # the column to forecast (default: the only value column)
     columns: list[str] | None = None  # value columns read (default: all but the date)
     date_column: str | None = None  # default: the first column
@@ -122,6 +126,16 @@ class Prepared:
                                self.layout.horizon, self.scaler, self.decomposed,
                                self.values[:, 0])  # fmt: skip
 
+    @property
+    def first(self) -> Prepared:
+        """The series whose shapes the network takes (of a panel's, the first)."""
+        return self
+
+    def part(self, name: Literal["train", "val"]) -> dict[str, Any]:
+        """The training or validation windows."""
+        cut = self.layout
+        return self.batch(cut.train_origins if name == "train" else cut.val_origins)[0]
+
     def ahead(self, origins: np.ndarray) -> SeasonAhead | None:
         """What recomposes the forecasts from ``origins`` (the hybrid's seasonal indices)."""
         return (
@@ -144,10 +158,15 @@ def value_columns(series: SeriesData) -> list[str]:
 
 def prepare(config: ForecastConfig) -> Prepared:
     """Read the series, cut it by time and fit the scaling on the training rows only."""
+    return prepare_series(config, read_series(config.data))
+
+
+def prepare_series(config: ForecastConfig, series: SeriesData, cut: Layout | None = None):
+    """`prepare` for ``series``, cut as ``cut`` says (default: `choose_layout`'s choice)."""
     data = config.data
-    series = read_series(data)
     columns = value_columns(series)
-    cut = choose_layout(len(series.frame), data, config.backtest, series.season)
+    if cut is None:
+        cut = choose_layout(len(series.frame), data, config.backtest, series.season)
     frame = fill_causal(series, cut.train_end)
     values = frame[columns].to_numpy(dtype=np.float64)  # (T, V)
     largest = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
@@ -241,10 +260,12 @@ def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H:
     )  # fmt: skip
 
 
-def model_of(config: ForecastConfig, prepared: Prepared) -> nn.Module:
-    """An untrained `Forecaster` for the prepared series' columns, covariates and horizon."""
-    return build_model(config, len(prepared.columns), prepared.covariates.shape[1],
-                       prepared.layout.horizon)  # fmt: skip
+def model_of(config: ForecastConfig, prepared: Any) -> nn.Module:
+    """An untrained `Forecaster` for the prepared series' (or panel's) columns, covariates
+    and horizon."""
+    first = prepared.first
+    return build_model(config, len(first.columns), first.covariates.shape[1],
+                       first.layout.horizon)  # fmt: skip
 
 
 def series_file(config: ForecastConfig, prepared: Prepared) -> dict[str, Any]:
@@ -263,14 +284,13 @@ def series_file(config: ForecastConfig, prepared: Prepared) -> dict[str, Any]:
     } | ({} if prepared.decomposed is None else {"hybrid": prepared.decomposed.smoothing.to_dict()})
 
 
-def batches(config: ForecastConfig, prepared: Prepared, context: Context):
-    """The training and validation windows as batches for the trainer."""
-    cut = prepared.layout
+def batches(config: ForecastConfig, prepared: Any, context: Context):
+    """The training and validation windows of ``prepared`` (a `Prepared`, or a
+    `rnnkit.tasks.forecast.panel.Panel`) as batches for the trainer."""
     shard = {"rank": context.rank, "world_size": context.world_size}
     batch = config.train.batch_size
-    train = TensorBatches(prepared.batch(cut.train_origins)[0], batch,
-                          seed=config.train.seed, **shard)  # fmt: skip
-    val = TensorBatches(prepared.batch(cut.val_origins)[0], batch, shuffle=False, **shard)
+    train = TensorBatches(prepared.part("train"), batch, seed=config.train.seed, **shard)
+    val = TensorBatches(prepared.part("val"), batch, shuffle=False, **shard)
     return train, val
 
 

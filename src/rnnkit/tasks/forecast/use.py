@@ -49,37 +49,93 @@ class LoadedForecaster(Loaded):
     """A forecast run (`rnnkit.tasks.runner.load_run`)."""
 
     series: dict[str, Any]  # series.json: columns, freq, input_length, horizon, scaler
-    scaler: SeriesScaler
+    scaler: SeriesScaler | None  # None for a panel: each series has its own
     history: pd.DataFrame | None  # history.json; None in a run trained before it was saved
+    panel: dict[str, LoadedForecaster] | None = None  # a panel run's series, by name
+
+    def one(self, name: str | None = None) -> LoadedForecaster:
+        """The forecaster of the panel's series ``name`` (default: the first); of a run of
+        one series, itself."""
+        if self.panel is None:
+            if name is not None and name != self.series["target"]:
+                raise ValueError(f"this run forecasts one series, {self.series['target']!r}; "
+                                 "leave out the series")  # fmt: skip
+            return self
+        if name is None:
+            return next(iter(self.panel.values()))
+        if name not in self.panel:
+            names = list(self.panel)
+            listed = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
+            raise ValueError(f"this run has no series {name!r}; it forecasts {listed}")
+        return self.panel[name]
 
 
-def read_artefacts(artefacts: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
-    """``series.json`` checked, and its scaler; a damaged file is one clear error."""
+def read_artefacts(artefacts: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler | None]:
+    """``series.json`` checked, and its scaler (None for a panel's, whose series each have
+    one); a damaged file is one clear error."""
     try:
         return _parse_series(artefacts[SERIES_FILE])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"{SERIES_FILE} is damaged ({e})") from None
 
 
 def forecaster_of(run: Loaded) -> LoadedForecaster:
-    """``run`` with its series settings, scaler and saved history (`history_file`)."""
+    """``run`` with its series settings, scaler and saved history (`history_file`); for a
+    panel, one such forecaster per series, sharing the network."""
     saved, scaler = read_artefacts(run.artefacts)
-    history = None
-    if HISTORY_FILE in run.artefacts:
-        try:
-            history = _parse_history(run.artefacts[HISTORY_FILE], saved)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{run.run_dir / HISTORY_FILE} is missing or damaged ({e})") from None
     model = with_members(run.model, run.config, lambda: model_for(run.config, saved), run.run_dir)
     fields = vars(run) | {"model": model}
-    return LoadedForecaster(**fields, series=saved, scaler=scaler, history=history)
+    history_of = _histories(run, saved)
+    if "panel" not in saved:
+        return LoadedForecaster(**fields, series=saved, scaler=scaler, history=history_of(None))
+    panel = {}
+    for name, own in saved["panel"].items():
+        view = _member(saved, name, own)
+        scaler = SeriesScaler.from_dict(own["scaler"])
+        panel[name] = LoadedForecaster(**fields, series=view, scaler=scaler,
+                                       history=history_of(name))  # fmt: skip
+    return LoadedForecaster(**fields, series=saved, scaler=None, history=None, panel=panel)
 
 
-def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler]:
+def _member(saved: dict[str, Any], name: str, own: dict[str, Any]) -> dict[str, Any]:
+    """The series.json of one series of a panel run: the shared settings and its own."""
+    return {k: v for k, v in saved.items() if k != "panel"} | own | {
+        "target": name, "columns": [name], "member": name,
+    }  # fmt: skip
+
+
+def _histories(run: Loaded, saved: dict[str, Any]):
+    """``history_of(name)``: the saved history of the series ``name`` of a panel run (None:
+    of a run of one series); None where the run has no ``history.json``."""
+    where = run.run_dir / HISTORY_FILE
+
+    def history_of(name: str | None) -> pd.DataFrame | None:
+        if HISTORY_FILE not in run.artefacts:
+            return None
+        try:
+            if name is None:
+                return _parse_history(run.artefacts[HISTORY_FILE], saved)
+            own = run.artefacts[HISTORY_FILE]["panel"][name]
+            return _parse_history(own, _member(saved, name, saved["panel"][name]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{where} is missing or damaged ({e})") from None
+
+    return history_of
+
+
+def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler | None]:
     for key, kind in (("input_length", int), ("horizon", int), ("columns", list),
                       ("calendar", list), ("freq", str)):  # fmt: skip
         if not isinstance(saved[key], kind):
             raise TypeError(f"{key} must be {kind.__name__}")
+    if "panel" in saved:
+        if not saved["panel"]:
+            raise ValueError("panel has no series")
+        for own in saved["panel"].values():
+            if "hybrid" in own:
+                Smoothing.from_dict(own["hybrid"])
+            SeriesScaler.from_dict(own["scaler"])
+        return saved, None
     if "hybrid" in saved:
         Smoothing.from_dict(saved["hybrid"])
     return saved, SeriesScaler.from_dict(saved["scaler"])
@@ -114,15 +170,20 @@ def _parse_history(saved: dict[str, Any], series: dict[str, Any]) -> pd.DataFram
 
 
 def forecast(
-    fc: LoadedForecaster, source: str | None = None, horizon: int | None = None
+    fc: LoadedForecaster,
+    source: str | None = None,
+    horizon: int | None = None,
+    series: str | None = None,
 ) -> dict[str, Any]:
     """Forecast ``horizon`` steps (default: the run's) after the last date of ``source``, or
-    after the end of the run's own series (its ``history.json``) when ``source`` is None.
+    after the end of the run's own series (its ``history.json``) when ``source`` is None;
+    for a panel run, of its series ``series`` (default: the first).
 
     Returns ``{"target", "freq", "interval", "last_date", "forecast": [{"date", "value",
     "lower", "upper"}, ...], "history": {"dates", "values"}}``: ``value`` is the median (the
     mean for a point-forecast run, whose ``lower``/``upper`` are None).
     """
+    fc = fc.one(series)
     saved, H = fc.series, int(fc.series["horizon"])
     horizon = H if horizon is None else horizon
     if not 1 <= horizon <= H:
@@ -169,7 +230,7 @@ def _recent(fc: LoadedForecaster, source: str | None) -> tuple[pd.DataFrame, str
     data = replace(data, source=source or data.source, freq=saved["freq"])
     if parse_source(data.source).form == "named":
         data = replace(data, date_column=None, freq=None)
-    series = read_series(data)
+    series = read_series(data) if "member" not in saved else _panel_series(data, saved["member"])
     columns = value_columns(series)
     if columns != saved["columns"]:
         raise ValueError(
@@ -186,6 +247,16 @@ def _recent(fc: LoadedForecaster, source: str | None) -> tuple[pd.DataFrame, str
     if "hybrid" in saved:
         return series.frame[columns], series.freq
     return _tail(series, columns, L, H), series.freq
+
+
+def _panel_series(data: Any, name: str) -> SeriesData:
+    """The series ``name`` of the panel file ``data`` names."""
+    from rnnkit.tasks.forecast.panel import read_panel  # panel imports this module
+
+    panel = read_panel(data)
+    if name not in panel:
+        raise ValueError(f"{data.source} has no series {name!r}; the run forecasts it")
+    return panel[name]
 
 
 def _tail(series: SeriesData, columns: list[str], L: int, H: int) -> pd.DataFrame:

@@ -1,8 +1,9 @@
-// The forecaster's page section: GET /forecast?horizon=N, shown as a table.
+// The forecaster's page section: GET /forecast?horizon=N[&series=ID], shown as a table.
 (() => {
   "use strict";
   const form = document.getElementById("forecast-form");
   const horizon = document.getElementById("horizon");
+  const series = document.getElementById("series");
   const table = document.getElementById("table");
   const errorLine = document.getElementById("error");
   const modelLine = document.getElementById("model");
@@ -16,7 +17,9 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     errorLine.hidden = true;
-    const response = await fetch(`forecast?horizon=${encodeURIComponent(horizon.value)}`);
+    const query = new URLSearchParams({ horizon: horizon.value });
+    if (!series.hidden) query.set("series", series.value);
+    const response = await fetch(`forecast?${query}`);
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       errorLine.textContent = typeof body.detail === "string" ? body.detail : "Bad input";
@@ -35,6 +38,11 @@
   fetch("healthz").then((r) => r.json()).then((health) => {
     horizon.max = health.horizon;
     horizon.value = health.horizon;
+    if (health.series) {  // a panel run: one network, many series
+      series.replaceChildren(...health.series.map((name) => new Option(name, name)));
+      series.hidden = false;
+      series.labels[0].hidden = false;
+    }
     modelLine.textContent = `Model ${health.run} · ${health.model} · ${health.freq}`;
   }).catch(() => { modelLine.textContent = "Model unavailable"; });
 })();

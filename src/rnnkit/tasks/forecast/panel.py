@@ -1,0 +1,214 @@
+"""Many series, one network: a panel (``data.panel=true``, or a long-format file).
+
+The M4 competition's lesson: a network fitted to one short series loses to exponential
+smoothing; one trained on the windows of many series learns patterns no single series has
+enough of. A panel run reads every series of a file (`rnnkit.data.panel`), prepares each as
+a run of one series is prepared (its own cut by time, scaling and, for the hybrid strategy,
+smoothing: `rnnkit.tasks.forecast.task.prepare_series`), and trains one network on all their
+training windows, choosing its best epoch on all their validation windows. The windows are
+relative to each series' level and scaled by its own spread, so series of any size share
+one network. The input length is one for all (the shortest any series' layout chose), and
+so is the horizon; the backtest origins are each series' own.
+
+After training, each series is calibrated and backtested on its own as a run of one series
+is (`rnnkit.tasks.forecast.backtest.assess`), and the panel table sets their MASE side by
+side, with the geometric mean over the series of each method's MASE relative to ETS's
+(naive's when ETS is not among the baselines), the summary the M4 competition ranked by.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pandas as pd
+import torch
+
+from rnnkit.data.panel import is_long, load_panel
+from rnnkit.data.series import SeriesData
+from rnnkit.io import atomic_write_json
+from rnnkit.tasks.forecast.backtest import (
+    NETWORK,
+    assess,
+    backtest_frame,
+    check_backtest,
+    plot_backtests,
+    shown_history,
+    write_csv,
+)
+from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
+from rnnkit.tasks.forecast.layout import choose_layout
+from rnnkit.tasks.forecast.metrics import score_table
+from rnnkit.tasks.forecast.task import (
+    HISTORY_FILE,
+    SERIES_FILE,
+    DataConfig,
+    ForecastConfig,
+    Prepared,
+    prepare_series,
+    series_file,
+)
+from rnnkit.tasks.forecast.use import history_file
+
+VALUE = "value"  # the one value column of a panel's network
+SHARED = ("freq", "season", "input_length", "horizon", "calendar")  # series.json, one for all
+PLOTTED = 4  # series drawn in backtest.png
+
+
+def is_panel(data: DataConfig) -> bool:
+    """Whether a run reads a panel: ``data.panel``, ``data.id_column`` or a long-format file."""
+    return data.panel or is_long(data.source, data.id_column)
+
+
+def read_panel(data: DataConfig) -> dict[str, SeriesData]:
+    """The series of the panel ``data`` names, by name."""
+    return load_panel(
+        data.source, wide=not is_long(data.source, data.id_column), id_column=data.id_column,
+        target=data.target, columns=data.columns, date_column=data.date_column, freq=data.freq,
+        missing=data.missing, max_gap=data.max_gap, season=data.season,
+    )  # fmt: skip
+
+
+@dataclass
+class Panel:
+    """The prepared series of a panel, by name: what one network trains and is tested on."""
+
+    members: dict[str, Prepared]
+
+    @property
+    def first(self) -> Prepared:
+        """The series whose shapes the network takes (all have one value column)."""
+        return next(iter(self.members.values()))
+
+    def part(self, name: Literal["train", "val"]) -> dict[str, Any]:
+        """The training or validation windows of every series, one after another."""
+        parts = [member.part(name) for member in self.members.values()]
+        return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def each(items: Iterable[tuple[str, T]], work: Callable[[T], U]) -> dict[str, U]:
+    """``work`` on each named item; a ValueError names the series it came from."""
+    done = {}
+    for name, item in items:
+        try:
+            done[name] = work(item)
+        except ValueError as e:
+            raise ValueError(f"series {name!r}: {e}") from None
+    return done
+
+
+def prepare_panel(config: ForecastConfig) -> Panel:
+    """Read the panel and prepare each series with one input length for all."""
+    panel = read_panel(config.data)
+
+    def cut(data: DataConfig) -> Callable[[SeriesData], Any]:
+        return lambda s: choose_layout(len(s.frame), data, config.backtest, s.season)
+
+    cuts = each(panel.items(), cut(config.data))
+    L = min(c.input_length for c in cuts.values())
+    recut = each(((n, s) for n, s in panel.items() if cuts[n].input_length != L),
+                 cut(replace(config.data, input_length=L)))  # fmt: skip
+    cuts |= recut
+    members = each(panel.items(), lambda s: prepare_series(config, s, cuts[s.target]))
+    each(members.items(), lambda p: check_backtest(config, p))
+    return Panel(members)
+
+
+def panel_files(config: ForecastConfig, panel: Panel) -> dict[str, Any]:
+    """``series.json`` and ``history.json`` of a panel run: the settings all series share,
+    and each series' scaling, smoothing, last date and history under ``panel``."""
+    shared = series_file(config, panel.first)
+    members, histories = {}, {}
+    for name, prepared in panel.members.items():
+        own = series_file(config, prepared)
+        members[name] = {k: own[k] for k in ("scaler", "last_date", "hybrid") if k in own}
+        cut = prepared.layout
+        L, H, whole = cut.input_length, cut.horizon, prepared.decomposed is not None
+        histories[name] = history_file(prepared.series, prepared.columns, L, H, whole)
+    series = {k: shared[k] for k in SHARED} | {"target": VALUE, "columns": [VALUE]}
+    return {SERIES_FILE: series | {"panel": members}, HISTORY_FILE: {"panel": histories}}
+
+
+def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[str, Any]:
+    """Backtest the run's network on each series of the panel: ``backtest.csv`` (a ``series``
+    column first), ``backtest.png`` (the first `PLOTTED` series), the panel table."""
+    from rnnkit.tasks.runner import read_run_json
+
+    model, members_s = trained_model(config, panel, run_dir)
+    assessed = each(panel.members.items(), lambda p: assess(model, config, p))
+    saved = read_run_json(run_dir, SERIES_FILE, dict)
+    for name, a in assessed.items():
+        saved["panel"][name]["interval_scale"] = a.scale
+    atomic_write_json(run_dir / SERIES_FILE, saved)
+    frames = [backtest_frame(a.result).assign(series=name) for name, a in assessed.items()]
+    frame = pd.concat(frames, ignore_index=True)
+    write_csv(frame[["series", *frame.columns[:-1]]], run_dir / "backtest.csv")
+    shown = [(a, shown_history(panel.members[name]), f"series {name}")
+             for name, a in list(assessed.items())[:PLOTTED]]  # fmt: skip
+    plot_backtests(shown, run_dir / "backtest.png")
+    summary = panel_summary({name: a.table for name, a in assessed.items()}, config.model.interval)
+    H, L = panel.first.layout.horizon, panel.first.layout.input_length
+    heading = (f"panel: {len(assessed)} series, one network; each backtested from its own "
+               f"origins, {H} steps ahead (input length {L})")  # fmt: skip
+    if config.model.ensemble > 1:
+        heading += ensemble_note(config, members_s)
+    report = "\n".join([heading, summary["text"], "", *summary["verdict"]])
+    return {
+        "series": {name: a.summary(panel.members[name]) for name, a in assessed.items()},
+        "panel": {k: v for k, v in summary.items() if k != "text"}, "report": report,
+        "interval": config.model.interval, "horizon": H, "input_length": L,
+        "ensemble": config.model.ensemble, "ensemble_seconds": members_s,
+    }  # fmt: skip
+
+
+def geometric_mean(values: Iterable[float]) -> float:
+    logs = [math.log(v) for v in values if math.isfinite(v) and v > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else math.nan
+
+
+def panel_summary(tables: dict[str, dict[str, dict[str, float]]], interval: float) -> dict:
+    """The panel table (each series' MASE by method and the network's coverage, then the
+    geometric mean of MASE relative to the reference method) and what it shows."""
+    methods = list(next(iter(tables.values())))
+    reference = "ets" if "ets" in methods else "naive"
+    relative = {m: geometric_mean(t[m]["mase"] / t[reference]["mase"] for t in tables.values())
+                for m in methods}  # fmt: skip
+    rows: dict[str, dict[str, float]] = {
+        name: {m: t[m]["mase"] for m in methods} | {"coverage": t[NETWORK].get("coverage")}
+        for name, t in tables.items()
+    }
+    rows[f"geometric mean / {reference}"] = dict(relative)
+    has_intervals = "coverage" in next(iter(tables.values()))[NETWORK]
+    columns = [*methods, "coverage"] if has_intervals else methods
+    text = "MASE by series\n" + score_table(rows, columns, label="series")
+    N = len(tables)
+    baselines = {m: v for m, v in relative.items() if m != NETWORK}
+    wins = [
+        n for n, t in tables.items() if t[NETWORK]["mase"] <= min(t[m]["mase"] for m in baselines)
+    ]
+    best = min(baselines, key=lambda m: baselines[m] if math.isfinite(baselines[m]) else math.inf)
+    better = "better" if relative[NETWORK] < baselines[best] else "NOT better"
+    verdict = [
+        f"The network's MASE is at or below every baseline's on {len(wins)} of {N} series.",
+        f"Geometric mean of MASE relative to {reference}: the network {relative[NETWORK]:.3f}, "
+        f"the best baseline ({best}) {baselines[best]:.3f}: the network is {better} on the "
+        "typical series.",
+    ]
+    out = {"wins": len(wins), "series": N, "relative_to": reference, "geomean": relative,
+           "text": text, "verdict": verdict}  # fmt: skip
+    if has_intervals:
+        coverage = {n: t[NETWORK]["coverage"] for n, t in tables.items()}
+        held = [n for n, c in coverage.items() if abs(c - interval) <= 0.05 + 1e-9]
+        missed = ", ".join(f"{n} {c:.0%}" for n, c in coverage.items() if n not in held)
+        verdict.append(f"Its {interval:.0%} intervals covered {interval - 0.05:.0%}-"
+                       f"{interval + 0.05:.0%} of the test values on {len(held)} of {N} series"
+                       + (f" (outside: {missed})." if missed else "."))  # fmt: skip
+        out["coverage_held"] = len(held)
+    return out

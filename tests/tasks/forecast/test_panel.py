@@ -1,0 +1,134 @@
+"""A panel: many series, one network trained on all their windows, each series scored."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from rnnkit.cli import main
+from rnnkit.serve.app import create_app
+from rnnkit.tasks import runner
+from rnnkit.tasks.forecast.panel import geometric_mean, panel_summary, prepare_panel
+from rnnkit.tasks.forecast.task import DataConfig, ForecastConfig, prepare_series
+from rnnkit.tasks.runner import load_run_of
+
+# Two monthly series of very different sizes with one shape: a trend and a season.
+SIZES = {"large": 5000.0, "small": 2.0}
+
+
+def panel_csv(path, months=(180, 150)):
+    rng = np.random.default_rng(0)
+    rows = []
+    for (name, size), T in zip(SIZES.items(), months, strict=True):
+        t = np.arange(T)
+        y = size * (1 + 0.004 * t + 0.15 * np.sin(2 * np.pi * t / 12))
+        y += size * 0.01 * rng.normal(size=T)
+        dates = pd.date_range("2005-01-01", periods=T, freq="MS").strftime("%Y-%m-%d")
+        rows += [{"unique_id": name, "ds": d, "y": v} for d, v in zip(dates, y, strict=True)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+TINY = ["model.hidden_size=16", "train.max_steps=300", "train.quiet=true", "backtest.folds=3",
+        'data.calendar=["month"]', 'backtest.baselines=["naive", "seasonal_naive"]']  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("panel")
+    source = panel_csv(folder / "panel.csv")
+    settings = [f"data.source={json.dumps(str(source))}", *TINY]
+    out, trained = runner.train("forecast", folder / "run", overrides=settings)
+    return out, trained.results, source
+
+
+def test_a_panel_of_two_series_trains_one_network_and_scores_both(run):
+    out, results, _ = run
+    assert list(results["series"]) == ["large", "small"]
+    for name in SIZES:
+        table = results["series"][name]["table"]
+        assert set(table) == {"rnnkit", "naive", "seasonal_naive"}
+        # One network learned the season of both, whatever their size.
+        assert table["rnnkit"]["mase"] < 0.6 * table["seasonal_naive"]["mase"], (name, table)
+    summary = results["panel"]
+    assert summary["series"] == 2 and summary["relative_to"] == "naive"
+    expected = geometric_mean(
+        results["series"][n]["table"]["rnnkit"]["mase"]
+        / results["series"][n]["table"]["naive"]["mase"]
+        for n in SIZES
+    )
+    assert summary["geomean"]["rnnkit"] == pytest.approx(expected)
+    assert "MASE by series" in results["report"] and "geometric mean / naive" in results["report"]
+    # One set of weights; each series has its own scaling and history.
+    assert len(list(out.glob("*.safetensors"))) == 1
+    saved = json.loads((out / "series.json").read_text())
+    assert saved["columns"] == ["value"] and set(saved["panel"]) == set(SIZES)
+    assert all("interval_scale" in own for own in saved["panel"].values())
+    frame = pd.read_csv(out / "backtest.csv")
+    assert list(frame.columns[:2]) == ["series", "origin"] and set(frame.series) == set(SIZES)
+
+
+def test_the_panels_windows_are_every_series_windows(tmp_path):
+    source = panel_csv(tmp_path / "p.csv")
+    config = ForecastConfig(data=DataConfig(source=str(source)))
+    panel = prepare_panel(config)
+    assert len({p.layout.input_length for p in panel.members.values()}) == 1  # one L for all
+    for part in ("train", "val"):
+        alone = [p.part(part)["inputs"] for p in panel.members.values()]
+        together = panel.part(part)["inputs"]
+        assert len(together) == sum(len(a) for a in alone)
+        np.testing.assert_array_equal(together[: len(alone[0])], alone[0])
+    # Each series is cut and scaled as a run of that series alone would be (same L).
+    small = panel.members["small"]
+    own = prepare_series(config, small.series, small.layout)
+    np.testing.assert_array_equal(own.z, small.z)
+
+
+def test_each_series_is_forecast_by_name_from_the_command_line_and_http(run, capsys):
+    out, _, source = run
+    assert main(["forecast", str(out), "--series", "small", "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["target"] == "small" and small["forecast"][0]["date"] == "2017-07-01"
+    assert 2.5 < small["forecast"][0]["value"] < 4.0  # in the small series' own units
+    loaded = load_run_of("forecast", out)
+    large = loaded.task.predict(loaded, [None])[0]  # default: the first series
+    assert large["target"] == "large" and large["forecast"][0]["date"] == "2020-01-01"
+    again = loaded.task.predict(loaded, [str(source)], series="small")[0]
+    assert again["forecast"] == small["forecast"]  # from the file: the same end, the same forecast
+    assert main(["forecast", str(out), "--series", "medium"]) == 2
+    err = capsys.readouterr().err
+    assert "this run has no series 'medium'; it forecasts 'large', 'small'" in err
+    assert err.count("\n") == 1
+    with TestClient(create_app(out)) as client:
+        assert client.get("/healthz").json()["series"] == ["large", "small"]
+        rows = client.get("/forecast", params={"series": "small", "horizon": 3}).json()
+        assert rows["forecast"] == small["forecast"][:3]
+        assert client.get("/forecast", params={"series": "medium"}).status_code == 422
+
+
+def test_a_series_too_short_for_the_panel_is_named_and_nothing_is_written(tmp_path, capsys):
+    source = panel_csv(tmp_path / "p.csv", months=(96, 30))
+    out = tmp_path / "run"
+    argv = ["train", "forecast", f"data.source={source}", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "series 'small': the series has 30 steps, too few for 3 backtest origins" in err
+    assert not out.exists()
+
+
+def test_the_panel_summary_is_the_geometric_mean_of_relative_mase():
+    def table(net, ets, naive, coverage):
+        return {"rnnkit": {"mase": net, "coverage": coverage}, "naive": {"mase": naive},
+                "ets": {"mase": ets}}  # fmt: skip
+
+    tables = {"a": table(0.5, 1.0, 2.0, 0.9), "b": table(2.0, 1.0, 1.0, 0.7)}
+    summary = panel_summary(tables, 0.9)
+    assert summary["relative_to"] == "ets"
+    assert summary["geomean"]["rnnkit"] == pytest.approx(1.0)  # sqrt(0.5 * 2)
+    assert summary["geomean"]["naive"] == pytest.approx(math.sqrt(2.0))
+    assert summary["wins"] == 1 and summary["coverage_held"] == 1
+    assert "outside: b 70%" in summary["verdict"][-1]
+    assert "the network is NOT better on the typical series" in summary["verdict"][1]
