@@ -9,7 +9,9 @@ With ``relative`` (the default) every value column of a window is also shifted b
 input value, so the network reads and predicts changes from the forecast origin instead of
 levels it may never have seen in training: a trending series (CO2, a price) leaves its
 training range, its changes do not. On log prices such a change is a cumulative log return.
-Each column's scale is then the spread of its one-step changes.
+Each column's scale is then the size of its one-step changes, their root mean square: a
+steady trend counts in it (their spread around their mean would make a smooth trending
+series' windows span hundreds of units, too fine for a network to forecast precisely).
 
 Shapes: T steps, V value columns (the target first), C covariates, F = V + C, L input
 length, H horizon, S windows, Q quantiles.
@@ -42,8 +44,9 @@ class SeriesScaler:
         if log:
             train = _log_target(train)
         center, scale = train.mean(axis=0), train.std(axis=0)
-        if relative:  # changes from the origin have no center; their spread is the steps'
-            center, scale = np.zeros_like(center), np.diff(train, axis=0).std(axis=0)
+        if relative:  # changes from the origin have no center; their size is the steps'
+            steps = np.diff(train, axis=0)
+            center, scale = np.zeros_like(center), np.sqrt(np.mean(steps**2, axis=0))
         scale = np.where(scale > 1e-12, scale, 1.0)  # a constant column stays as it is
         return cls(center.tolist(), scale.tolist(), log, relative)
 
