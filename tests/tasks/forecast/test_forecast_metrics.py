@@ -11,6 +11,7 @@ from rnnkit.tasks.forecast.metrics import (
     interval_width,
     mase_scale,
     point_scores,
+    rolling_scales,
     score_table,
     stretch,
 )
@@ -157,3 +158,22 @@ def test_interval_scale_calibrates_intervals_that_are_too_narrow():
 def test_interval_scale_refuses_a_bad_level():
     with pytest.raises(ValueError, match="level must be in"):
         interval_scale(np.ones(2), np.zeros(2), np.ones(2), 2 * np.ones(2), 1.0)
+
+
+def test_rolling_scales_use_only_errors_known_before_each_origin_step_by_step():
+    # Validation windows at origins 0..3 needing 1, 2, 3, 4 at both steps; test forecasts
+    # at origins 10, 12, 14 needing 10, 20, 30 at step 0 and 100, 200, 300 at step 1.
+    val = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
+    test = np.array([[10.0, 100.0], [20.0, 200.0], [30.0, 300.0]])
+    scales = rolling_scales(val, np.arange(4), test, np.array([10, 12, 14]), 0.5, recent=3)
+    # Origin 10 knows the validation needs alone; the latest 3 are 2, 3, 4: their median 3.
+    np.testing.assert_array_equal(scales[0], [3.0, 3.0])
+    # Origin 12: step 0 of origin 10 (row 10) is known, its step 1 (row 11) too.
+    np.testing.assert_array_equal(scales[1], [4.0, 4.0])  # median of (3, 4, 10) and (3, 4, 100)
+    # Origin 14: rows 10..13 are known: step 0 gives (4, 10, 20), step 1 (4, 100, 200).
+    np.testing.assert_array_equal(scales[2], [10.0, 100.0])
+    # After the series, every need is known: the latest three of each step.
+    np.testing.assert_array_equal(scales[3], [20.0, 200.0])
+    # With recent=1 the factor is the latest known need itself.
+    edge = rolling_scales(val, np.arange(4), test[:1], np.array([10]), 0.5, recent=1)
+    np.testing.assert_array_equal(edge, [[4.0, 4.0], [10.0, 100.0]])

@@ -22,18 +22,23 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from rnnkit.io import atomic_path, atomic_write_json
+from rnnkit.io import atomic_write_json
 from rnnkit.tasks.forecast.baselines import make_baselines
 from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
 from rnnkit.tasks.forecast.hybrid import swing_grows
 from rnnkit.tasks.forecast.metrics import (
+    conformal_quantile,
     interval_coverage,
+    interval_needs,
     interval_width,
     mase_scale,
     point_scores,
     score_table,
 )
+from rnnkit.tasks.forecast.outputs import backtest_frame, plot_backtests, shown_history, write_csv
 from rnnkit.tasks.forecast.task import (
+    CALIBRATION_WINDOWS,
+    NETWORK,
     SERIES_FILE,
     ForecastConfig,
     Prepared,
@@ -43,8 +48,6 @@ from rnnkit.tasks.forecast.task import (
     quantile_levels,
 )
 from rnnkit.tasks.runner import read_run_json
-
-NETWORK = "rnnkit"
 
 
 def baseline_names(config: ForecastConfig, season: int | None) -> list[str]:
@@ -95,8 +98,13 @@ class Backtest:
 
 
 def run_backtest(
-    model: nn.Module, config: ForecastConfig, prepared: Prepared, interval_factor: float = 1.0
+    model: nn.Module,
+    config: ForecastConfig,
+    prepared: Prepared,
+    interval_factor: float | np.ndarray = 1.0,
 ) -> Backtest:
+    """Every method's forecasts at the test origins, the network's intervals stretched by
+    ``interval_factor`` (one, or (K, H): `rnnkit.tasks.forecast.task.calibrate_intervals`)."""
     cut, series = prepared.layout, prepared.series
     levels = quantile_levels(config.model)
     target = prepared.values[:, 0]  # filled causally: a history never holds later values
@@ -194,68 +202,6 @@ def verdict(
     return lines
 
 
-def backtest_frame(result: Backtest) -> pd.DataFrame:
-    """One row per origin and step: the actual value and every method's forecast."""
-    K, H = result.actual.shape
-    frame = pd.DataFrame({
-        "origin": np.repeat(result.origins.astype(str), H), "step": np.tile(np.arange(1, H + 1), K),
-        "date": pd.DatetimeIndex(result.dates.ravel()).astype(str), "actual": result.actual.ravel(),
-    })  # fmt: skip
-    for name, q in result.forecasts.items():
-        frame[name] = point_of(q).ravel()
-        if q.shape[-1] > 1:
-            frame[f"{name}_lower"], frame[f"{name}_upper"] = q[..., 0].ravel(), q[..., -1].ravel()
-    return frame
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-
-
-def draw_backtest(
-    ax: Any, result: Backtest, table: dict[str, dict[str, float]], history: pd.Series, title: str
-) -> None:
-    """The target, the network's forecasts with their intervals and the best baseline's;
-    ``table`` is ``result.scores()``."""
-    baselines = [name for name in table if name != NETWORK]
-    best = min(baselines, key=lambda name: table[name]["mase"])
-    ax.plot(history.index, history.to_numpy(), color="black", lw=1, label="actual")
-    for k in range(len(result.origins)):
-        dates, q = pd.DatetimeIndex(result.dates[k]), result.forecasts[NETWORK][k]
-        if q.shape[-1] > 1:
-            band = "interval" if k == 0 else None
-            ax.fill_between(dates, q[:, 0], q[:, -1], color="C0", alpha=0.2, lw=0, label=band)
-        ax.plot(dates, point_of(q), color="C0", lw=1.5,
-                label=NETWORK if k == 0 else None)  # fmt: skip
-        b = result.forecasts[best][k]
-        ax.plot(dates, point_of(b), color="C1", lw=1, ls="--",
-                label=best if k == 0 else None)  # fmt: skip
-    ax.axvline(result.origins[0], color="gray", lw=0.8, ls=":")
-    ax.set_title(f"{title}\nMASE {NETWORK} {table[NETWORK]['mase']:.3f}, "
-                 f"{best} {table[best]['mase']:.3f}")  # fmt: skip
-    ax.legend(loc="best", fontsize=8)
-
-
-def plot_backtests(shown: list[tuple[Assessed, pd.Series, str]], path: Path) -> None:
-    """`draw_backtest` for each (assessed, history, title), one under the other, as a PNG."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    fig = Figure(figsize=(10, 4.5 * len(shown)), dpi=100)
-    for i, (assessed, history, title) in enumerate(shown):
-        draw_backtest(fig.add_subplot(len(shown), 1, i + 1), assessed.result, assessed.table,
-                      history, title)  # fmt: skip
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-
-
-def shown_history(prepared: Prepared) -> pd.Series:
-    """The part of the target a backtest plot shows: four horizons before the test, and it."""
-    cut, series = prepared.layout, prepared.series
-    return series.frame[series.target].iloc[max(0, cut.train_end - 4 * cut.horizon) :]
-
-
 def _swing_grows(y: np.ndarray, season: int | None) -> bool:
     """`swing_grows`, or False where the smoothing cannot be fitted: a hint is not worth
     losing a finished run's report."""
@@ -273,7 +219,12 @@ class Assessed:
     table: dict[str, dict[str, float]]
     lines: list[str]  # the verdict, and hints
     stride: int  # steps between the origins
-    scale: float  # the factor the intervals were stretched by
+    scales: np.ndarray  # (K + 1, H) the factors the intervals were stretched by
+
+    @property
+    def scale(self) -> list[float]:
+        """(H,) the factors of a forecast after the series: ``interval_scale`` in series.json."""
+        return [float(s) for s in self.scales[-1]]
 
     def summary(self, prepared: Prepared) -> dict[str, Any]:
         """The results of the series: its table, verdict and how it was cut."""
@@ -287,11 +238,11 @@ class Assessed:
 
 
 def assess(model: nn.Module, config: ForecastConfig, prepared: Prepared) -> Assessed:
-    """Calibrate the intervals of ``model`` on the series' validation windows, backtest it
+    """Calibrate the intervals of ``model`` on the series' latest known errors, backtest it
     beside the baselines and say what the scores show."""
     cut = prepared.layout
-    scale = calibrate_intervals(model, prepared, config)
-    result = run_backtest(model, config, prepared, scale)
+    scales = calibrate_intervals(model, prepared, config)
+    result = run_backtest(model, config, prepared, scales[:-1])
     table = result.scores()
     K, H = result.actual.shape
     stride = int(np.diff(cut.test_origins)[0]) if K > 1 else H  # chosen or set
@@ -301,10 +252,33 @@ def assess(model: nn.Module, config: ForecastConfig, prepared: Prepared) -> Asse
         lines.append("The seasonal swing grows with the level in the training part (a "
                      "multiplicative season fits it better): data.transform=log or "
                      "model.strategy=hybrid may forecast it better.")  # fmt: skip
-    if config.model.head != "point" and config.model.calibrate:
-        lines.append(f"(Its intervals were stretched by {scale:.2f} to cover "
-                     f"{config.model.interval:.0%} of the validation windows.)")  # fmt: skip
-    return Assessed(result, table, lines, stride, scale)
+    if config.model.head != "point":
+        lines += _interval_notes(result, scales, config)
+    return Assessed(result, table, lines, stride, scales)
+
+
+def _interval_notes(result: Backtest, scales: np.ndarray, config: ForecastConfig) -> list[str]:
+    """How the intervals were calibrated, and what the test values would have needed when
+    their coverage is more than 5 points off."""
+    level, notes = config.model.interval, []
+    if config.model.calibrate:
+        first, last = scales[0], scales[-1]
+        notes.append(f"(Each step's interval was stretched by the conformal quantile of its "
+                     f"latest {CALIBRATION_WINDOWS} known errors: by {first.min():.2f}-"
+                     f"{first.max():.2f} at the first origin, {last.min():.2f}-{last.max():.2f} "
+                     "for a forecast after the series.)")  # fmt: skip
+    seen = np.isfinite(result.actual)
+    q = result.forecasts[NETWORK]
+    needs = interval_needs(result.actual[seen], q[..., 0][seen], point_of(q)[seen],
+                           q[..., -1][seen])  # fmt: skip
+    if abs(float(np.mean(needs <= 1)) - level) > 0.05:
+        needed = conformal_quantile(needs, level)
+        why = ("the test values were harder to forecast than the errors it was calibrated on"
+               if needed > 1 else "the test values were easier to forecast than the errors it "
+               "was calibrated on")  # fmt: skip
+        notes.append(f"Its intervals would have needed {needed:.2f} times their width to "
+                     f"cover {level:.0%} of the test values: {why}.")  # fmt: skip
+    return notes
 
 
 def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:

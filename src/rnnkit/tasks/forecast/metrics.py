@@ -182,6 +182,31 @@ def score_table(
     return "\n".join(lines)
 
 
+def interval_needs(
+    actual: np.ndarray, lower: np.ndarray, middle: np.ndarray, upper: np.ndarray
+) -> np.ndarray:
+    """The factor each value of ``actual`` needs its interval stretched by about its middle,
+    [m - s (m - lower), m + s (upper - m)], to just reach it (arrays of one shape)."""
+    actual, lower, middle, upper = _check_arrays(
+        actual=actual, lower=lower, middle=middle, upper=upper
+    )
+    tiny = 1e-12  # an interval of zero width on one side needs an infinite factor there
+    above = (actual - middle) / np.maximum(upper - middle, tiny)
+    below = (middle - actual) / np.maximum(middle - lower, tiny)
+    return np.where(actual >= middle, above, below)
+
+
+def conformal_quantile(needs: np.ndarray, level: float) -> float:
+    """The ceil((n + 1) level)-th smallest of the n finite ``needs``: on exchangeable new
+    values, the factor that covers at least ``level`` of them. 1.0 when there are none."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    need = np.sort(needs[np.isfinite(needs)].ravel())
+    if not need.size:
+        return 1.0
+    return float(need[min(math.ceil((need.size + 1) * level), need.size) - 1])
+
+
 def interval_scale(
     actual: np.ndarray, lower: np.ndarray, middle: np.ndarray, upper: np.ndarray, level: float
 ) -> float:
@@ -190,25 +215,51 @@ def interval_scale(
 
     Split-conformal calibration (Vovk et al., 2005; Romano et al., 2019 for quantile
     intervals), multiplicative here so the intervals keep their shape over the horizon:
-    each value needs the factor that just reaches it, and ``s`` is their
-    ceil((n + 1) level) / n empirical quantile, so that on exchangeable new values the
-    coverage is at least ``level``. Arrays of the same shape, any; s > 1 widens, s < 1
-    narrows.
+    each value needs the factor that just reaches it (`interval_needs`), and ``s`` is their
+    `conformal_quantile`, so that on exchangeable new values the coverage is at least
+    ``level``. Arrays of the same shape, any; s > 1 widens, s < 1 narrows.
     """
-    actual, lower, middle, upper = _check_arrays(
-        actual=actual, lower=lower, middle=middle, upper=upper
-    )
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    tiny = 1e-12  # an interval of zero width on one side needs an infinite factor there
-    above = (actual - middle) / np.maximum(upper - middle, tiny)
-    below = (middle - actual) / np.maximum(middle - lower, tiny)
-    need = np.sort(np.where(actual >= middle, above, below).ravel())
-    k = min(math.ceil((need.size + 1) * level), need.size)
-    return float(need[k - 1])
+    return conformal_quantile(interval_needs(actual, lower, middle, upper), level)
 
 
-def stretch(q: np.ndarray, s: float) -> np.ndarray:
-    """(..., Q) quantiles stretched by ``s`` about their middle column (see `interval_scale`)."""
+def rolling_scales(
+    val_needs: np.ndarray,
+    val_origins: np.ndarray,
+    test_needs: np.ndarray,
+    test_origins: np.ndarray,
+    level: float,
+    recent: int,
+) -> np.ndarray:
+    """(K + 1, H) factors for the intervals of each of K forecast origins, and of a forecast
+    after them all: for each step h, the `conformal_quantile` of the ``recent`` latest needs
+    (`interval_needs`) at that step among those whose values are known before the origin.
+
+    A series' errors change with time (a calm decade, then a recession), so a calibration
+    on the validation windows alone goes stale. Here the validation windows' needs (Sv, H)
+    come first, then each test forecast's (K, H), step by step as their values come in:
+    a forecast at origin ``o`` uses a need at step h from origin ``o'`` only when
+    ``o' + h < o``, the row it is a need for already seen (no value from ``o`` on is read).
+    Per step, as the errors of a forecast two years ahead are not those of one a quarter
+    ahead. The last row, after every origin, is what a forecast after the series uses.
+    """
+    H = val_needs.shape[1]
+    ends = np.append(test_origins, np.inf)  # the last row: everything is known
+    out = np.ones((len(ends), H))
+    for h in range(H):
+        times = np.concatenate([val_origins, test_origins]) + h  # the rows the needs are for
+        needs = np.concatenate([val_needs[:, h], test_needs[:, h]])
+        order = np.argsort(times, kind="stable")
+        times, needs = times[order], needs[order]
+        for k, end in enumerate(ends):
+            known = needs[times < end]
+            known = known[np.isfinite(known)]
+            out[k, h] = conformal_quantile(known[-recent:], level)
+    return out
+
+
+def stretch(q: np.ndarray, s: float | np.ndarray) -> np.ndarray:
+    """(..., Q) quantiles stretched by ``s`` about their middle column (see `interval_scale`):
+    one factor, or one per row of ``q``'s leading axes (``s`` broadcast against ``q[..., 0]``,
+    e.g. (H,) for (S, H, Q): one per step)."""
     middle = q[..., q.shape[-1] // 2 : q.shape[-1] // 2 + 1]
-    return middle + s * (q - middle)
+    return middle + np.asarray(s, dtype=np.float64)[..., None] * (q - middle)

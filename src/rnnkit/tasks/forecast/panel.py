@@ -33,15 +33,12 @@ from rnnkit.io import atomic_write_json
 from rnnkit.tasks.forecast.backtest import (
     NETWORK,
     assess,
-    backtest_frame,
     check_backtest,
-    plot_backtests,
-    shown_history,
-    write_csv,
 )
 from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
 from rnnkit.tasks.forecast.layout import choose_layout
 from rnnkit.tasks.forecast.metrics import score_table
+from rnnkit.tasks.forecast.outputs import backtest_frame, plot_backtests, shown_history, write_csv
 from rnnkit.tasks.forecast.task import (
     HISTORY_FILE,
     SERIES_FILE,

@@ -43,11 +43,12 @@ from rnnkit.tasks.forecast.layout import (
     Layout,
     choose_layout,
 )
-from rnnkit.tasks.forecast.metrics import interval_scale, stretch
+from rnnkit.tasks.forecast.metrics import interval_needs, rolling_scales, stretch
 from rnnkit.tasks.runner import load_run_weights
 from rnnkit.train.distributed import Context
 from rnnkit.train.trainer import TrainConfig
 
+NETWORK = "rnnkit"  # the network's name among the methods a backtest scores
 SERIES_FILE = "series.json"
 HISTORY_FILE = "history.json"  # the end of the series, to forecast from (`.use`)
 
@@ -81,7 +82,7 @@ class ModelConfig(RecurrentConfig):
     strategy: Literal["direct", "recursive", "seq2seq", "hybrid"] = "seq2seq"
     head: Literal["point", "gaussian", "quantile"] = "gaussian"
     interval: float = 0.9  # central prediction interval reported and scored
-    calibrate: bool = True  # stretch the intervals to cover `interval` of validation windows
+    calibrate: bool = True  # stretch the intervals to cover `interval` of the latest errors
     kind: Kind = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
@@ -215,29 +216,41 @@ def forecast_values(
     batch: dict[str, Any],
     origin: np.ndarray,
     config: ForecastConfig,
-    interval_factor: float = 1.0,
+    interval_factor: float | np.ndarray = 1.0,
     ahead: SeasonAhead | None = None,
 ) -> np.ndarray:
     """(S, H, Q) target forecasts in the data's units from the windows of ``batch``, their
-    intervals stretched by ``interval_factor`` (see `calibrate_intervals`) and, for the
+    intervals stretched by ``interval_factor`` (one, (H,) or (S, H): see
+    `calibrate_intervals`) and, for the
     hybrid strategy, recomposed with the seasonal indices ``ahead``."""
     q = stretch(predict_scaled(model, batch, config), interval_factor)
     values = scaler.target_values(q, origin[:, None, None])
     return values if ahead is None else ahead.apply(values)
 
 
-def calibrate_intervals(model: nn.Module, prepared: Prepared, config: ForecastConfig) -> float:
-    """The factor that stretches the network's intervals to cover ``model.interval`` of the
-    validation windows' targets (split-conformal, `rnnkit.tasks.forecast.metrics.interval_scale`).
-    A network's own intervals reflect its errors on the windows it was fitted to, which are
-    smaller than its errors on windows it has not seen. 1.0 for a point head or when
-    ``model.calibrate`` is off."""
+CALIBRATION_WINDOWS = 10  # the latest known errors per step that calibrate an interval
+
+
+def calibrate_intervals(model: nn.Module, prepared: Prepared, config: ForecastConfig) -> np.ndarray:
+    """(K + 1, H) factors that stretch the network's intervals at each backtest origin, and
+    after the last (a forecast after the series): per step, the split-conformal quantile of
+    what the latest `CALIBRATION_WINDOWS` known targets needed to be covered by
+    ``model.interval`` (`rnnkit.tasks.forecast.metrics.rolling_scales`), the validation
+    windows' first, then the backtest's own as their values come in. A network's own
+    intervals reflect its errors on the windows it was fitted to, which are smaller than its
+    errors on windows it has not seen. All 1.0 for a point head or when ``model.calibrate``
+    is off."""
+    cut = prepared.layout
     if config.model.head == "point" or not config.model.calibrate:
-        return 1.0
-    batch, _ = prepared.batch(prepared.layout.val_origins)
-    q = predict_scaled(model, batch, config)
-    actual = batch["targets"][..., 0].double().numpy()  # (S, H), same units as q
-    return interval_scale(actual, q[..., 0], q[..., 1], q[..., 2], config.model.interval)
+        return np.ones((len(cut.test_origins) + 1, cut.horizon))
+    needs = []
+    for origins in (cut.val_origins, cut.test_origins):
+        batch, _ = prepared.batch(origins)
+        q = predict_scaled(model, batch, config)
+        actual = batch["targets"][..., 0].double().numpy()  # (S, H), same units as q
+        needs.append(interval_needs(actual, q[..., 0], q[..., 1], q[..., 2]))
+    return rolling_scales(needs[0], cut.val_origins, needs[1], cut.test_origins,
+                          config.model.interval, CALIBRATION_WINDOWS)  # fmt: skip
 
 
 def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:

@@ -132,13 +132,19 @@ def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler |
         if not saved["panel"]:
             raise ValueError("panel has no series")
         for own in saved["panel"].values():
-            if "hybrid" in own:
-                Smoothing.from_dict(own["hybrid"])
-            SeriesScaler.from_dict(own["scaler"])
+            _check_own(own, saved["horizon"])
         return saved, None
+    return saved, _check_own(saved, saved["horizon"])
+
+
+def _check_own(saved: dict[str, Any], H: int) -> SeriesScaler:
+    """The scaler of one series' settings, its smoothing and interval factors checked."""
     if "hybrid" in saved:
         Smoothing.from_dict(saved["hybrid"])
-    return saved, SeriesScaler.from_dict(saved["scaler"])
+    scale = np.asarray(saved.get("interval_scale", 1.0), dtype=np.float64)
+    if scale.shape not in ((), (H,)) or not (np.isfinite(scale).all() and (scale >= 0).all()):
+        raise ValueError(f"interval_scale must be a factor >= 0 or {H} of them")
+    return SeriesScaler.from_dict(saved["scaler"])
 
 
 def history_file(
@@ -200,7 +206,8 @@ def forecast(
     z, L, end = fc.scaler.transform(values), int(saved["input_length"]), np.array([len(values)])
     batch, origin = network_windows(z, covariates, end, L, H, fc.scaler, decomposed)
     ahead = None if decomposed is None else decomposed.ahead(end, H)
-    scale = float(saved.get("interval_scale", 1.0))  # absent: training did not finish
+    # One factor per step (older runs: one for all); absent: training did not finish.
+    scale = np.asarray(saved.get("interval_scale", 1.0), dtype=np.float64)
     q = forecast_values(fc.model, fc.scaler, batch, origin, fc.config, scale, ahead)[0]  # (H, Q)
     rows = []
     for date, row in zip(dates[:horizon], q[:horizon], strict=True):
