@@ -37,6 +37,7 @@ def forecast_run(tmp_path_factory):
         'backtest.baselines=["naive"]',
         "train.epochs=1",
         "model.hidden_size=8",
+        "model.ensemble=1",
     ]
     out, _ = runner.train("forecast", folder / "run", overrides=overrides, quiet=True)
     return out

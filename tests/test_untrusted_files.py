@@ -52,7 +52,8 @@ def forecast_run(tmp_path_factory):
     frame = pd.DataFrame({"date": dates, "value": 10 + np.sin(2 * np.pi * t / 12)})
     frame.to_csv(folder / "s.csv", index=False)
     overrides = [f"data.source={json.dumps(str(folder / 's.csv'))}", "data.horizon=6",
-                 "backtest.folds=2", 'backtest.baselines=["naive"]', *TINY]  # fmt: skip
+                 "backtest.folds=2", 'backtest.baselines=["naive"]', "model.ensemble=1",
+                 *TINY]  # fmt: skip
     out, _ = runner.train("forecast", folder / "run", overrides=overrides, quiet=True)
     return out
 

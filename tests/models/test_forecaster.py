@@ -43,6 +43,24 @@ def test_shapes_losses_and_ordered_quantiles(strategy, head):
     assert (q.diff(dim=-1) >= 0).all()
 
 
+@pytest.mark.parametrize("strategy", ["direct", "recursive", "seq2seq"])
+def test_a_lookback_reads_only_the_last_input_steps(strategy):
+    torch.manual_seed(0)
+    model = Forecaster(V + C, H, num_values=V, strategy=strategy, hidden_size=8, lookback=5)
+    inputs, future, targets = batch()
+    earlier = inputs.clone()
+    earlier[:, : L - 5] += 10.0  # what it does not read
+    later = inputs.clone()
+    later[:, -1] += 1.0  # what it does
+    generator = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    q = model.predict(inputs, future, (0.05, 0.5, 0.95), generator())
+    assert torch.equal(model.predict(earlier, future, (0.05, 0.5, 0.95), generator()), q)
+    assert not torch.equal(model.predict(later, future, (0.05, 0.5, 0.95), generator()), q)
+    assert torch.equal(model(earlier, future, targets)[1], model(inputs, future, targets)[1])
+    with pytest.raises(ValueError, match="lookback"):
+        Forecaster(V + C, H, lookback=0)
+
+
 def test_gaussian_loss_is_the_negative_log_likelihood():
     raw, y = torch.randn(6, 3, 2), torch.randn(6, 3)
     head = DistributionHead("gaussian", ())

@@ -128,7 +128,7 @@ def trained(request, vegas_run, tmp_path):
     tiny = {
         "classify": ["train.epochs=1", "model.hidden_size=8", "model.num_layers=1"],
         "forecast": ["data.source=sunspots", "backtest.folds=2", 'backtest.baselines=["naive"]',
-                     "train.max_steps=2", "model.hidden_size=8"],
+                     "train.max_steps=2", "model.hidden_size=8", "model.ensemble=1"],
         "adding": ["data.length=8", "data.train_samples=64", "data.val_samples=32",
                    "train.epochs=1"],
         "xor": ["train.max_steps=2"],

@@ -28,6 +28,7 @@ def forecast_run(tmp_path, strategy):
         "backtest.folds=2",
         'backtest.baselines=["naive"]',
         "train.epochs=1",
+        "model.ensemble=1",
         *TINY,
     ]
     out, _ = runner.train("forecast", tmp_path / strategy, overrides=overrides)

@@ -129,6 +129,8 @@ class Forecaster(nn.Module):
             ``"lstm"``, 64, 1.
         dropout: on the encoder outputs and between stacked layers. Default 0.
         num_samples: S sample paths behind the recursive Gaussian quantiles. Default 200.
+        lookback: read only the last ``lookback`` of the L input steps (None, the default:
+            all of them): the members of an ensemble read different lengths of one window.
 
     Call: ``raw, loss = model(inputs, future=None, targets=None)``
         inputs: (N, L, F). future: (N, H, C) covariates of the forecast steps (None when
@@ -154,11 +156,15 @@ class Forecaster(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         num_samples: int = 200,
+        lookback: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in [("input_size", input_size), ("horizon", horizon),
                             ("num_values", num_values), ("num_samples", num_samples)]:  # fmt: skip
             check_positive_int(name, value)
+        if lookback is not None:
+            check_positive_int("lookback", lookback)
+        self.lookback = lookback
         check_choice("strategy", strategy, STRATEGIES)
         check_probability("dropout", dropout, closed=False)
         if num_values > input_size:
@@ -187,6 +193,7 @@ class Forecaster(nn.Module):
     def forward(
         self, inputs: Tensor, future: Tensor | None = None, targets: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
+        inputs = self._window(inputs)
         future = self._check(inputs, future)
         if self.strategy == "recursive":
             if targets is None:
@@ -212,10 +219,15 @@ class Forecaster(nn.Module):
         (a Gaussian head) or one path (a point head).
         """
         with evaluating(self):
+            inputs = self._window(inputs)
             future = self._check(inputs, future)
             if self.strategy != "recursive":
                 return self.head.quantiles(self._all_steps(inputs, future), probabilities)
             return self._rollout_quantiles(inputs, future, probabilities, generator)
+
+    def _window(self, inputs: Tensor) -> Tensor:
+        """The input steps the network reads: the last ``lookback`` (all without one)."""
+        return inputs if self.lookback is None else inputs[:, -self.lookback :]
 
     def _check(self, inputs: Tensor, future: Tensor | None) -> Tensor:
         check_features(inputs, 3, self.encoder.input_size)

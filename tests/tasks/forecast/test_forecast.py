@@ -12,7 +12,7 @@ from rnnkit.tasks.forecast.backtest import verdict
 from rnnkit.tasks.forecast.use import forecast
 from rnnkit.tasks.runner import load_run
 
-SMALL = ["model.hidden_size=16", "train.quiet=true"]
+SMALL = ["model.hidden_size=16", "model.ensemble=1", "train.quiet=true"]
 FEW_STEPS = [*SMALL, "train.epochs=4"]
 
 

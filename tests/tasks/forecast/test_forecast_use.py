@@ -16,7 +16,7 @@ from rnnkit.tasks.forecast.use import forecast
 from rnnkit.tasks.runner import load_run
 
 TINY = ["backtest.folds=2", 'backtest.baselines=["naive"]', "model.hidden_size=8",
-        "train.quiet=true"]  # fmt: skip
+        "model.ensemble=1", "train.quiet=true"]  # fmt: skip
 
 
 def write_series(path, values, freq="MS", date="date", column="value", start="2000-01-01"):

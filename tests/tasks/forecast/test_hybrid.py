@@ -104,7 +104,8 @@ def test_a_hybrid_run_trains_backtests_and_forecasts(tmp_path):
     pd.DataFrame({"date": dates, "value": y}).to_csv(csv, index=False)
     out, result = runner.train("forecast", tmp_path / "run", quiet=True, overrides=[
         f"data.source={json.dumps(str(csv))}", "model.strategy=hybrid", "data.season=6",
-        "model.hidden_size=8", "train.max_steps=40", 'backtest.baselines=["naive", "ets"]',
+        "model.hidden_size=8", "model.ensemble=1", "train.max_steps=40",
+        'backtest.baselines=["naive", "ets"]',
     ])  # fmt: skip
     results = result.results
     assert results["folds"] == 10 and results["horizon"] == 6
@@ -196,6 +197,9 @@ def test_an_ensemble_run_trains_its_members_and_uses_them(tmp_path):
         assert (out / "members" / str(k) / "model.safetensors").exists()
     fc = runner.load_run(out)
     assert len(fc.model.members) == 3
+    # By default the members read all, half and three quarters of each window's input.
+    L = json.loads((out / "series.json").read_text())["input_length"]
+    assert [m.lookback for m in fc.model.members] == [None, round(L / 2), round(3 * L / 4)]
     assert len(forecast(fc)["forecast"]) == 12
 
 

@@ -32,7 +32,8 @@ def panel_csv(path, months=(180, 150)):
     return path
 
 
-TINY = ["model.hidden_size=16", "train.max_steps=300", "train.quiet=true", "backtest.folds=3",
+TINY = ["model.hidden_size=16", "model.ensemble=1", "train.max_steps=300", "train.quiet=true",
+        "backtest.folds=3",
         'data.calendar=["month"]', 'backtest.baselines=["naive", "seasonal_naive"]']  # fmt: skip
 
 

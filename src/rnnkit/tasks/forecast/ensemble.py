@@ -1,15 +1,17 @@
 """Ensembles: the median of several networks' forecasts (``model.ensemble=N``).
 
 The M4 competition's best entries forecast with the median of a few networks trained
-alike from different random starts: one network's forecast moves with its seed, the median
-of several much less. The run's own training is the first member; after it, the others are
-trained the same way on the same windows with seeds ``train.seed + 1 .. + N - 1``, each in
+alike from different random starts, often reading different lengths of the past (N-BEATS:
+two to seven horizons): one network's forecast moves with its seed, the median of several
+much less. The run's own training is the first member; after it, the others are trained
+the same way on the same windows with seeds ``train.seed + 1 .. + N - 1``, member k reading
+the last share ``model.lookbacks[(k - 1) % len]`` of each window's input steps, each in
 ``members/K/`` of the run directory (a run directory of its own: weights, metrics,
 checkpoints, so an interrupted run resumes them too). The ensemble forecasts each quantile
 as the median of the members' (the mean of the middle two for an even N), in the network's
 scaled units; the unscaling and recomposition that follow are monotone, so it is the median
-in the data's units too. The intervals are then calibrated on the ensemble's own forecasts
-of the validation windows, as one network's are.
+in the data's units too. The intervals are then calibrated on the ensemble's own errors, as
+one network's are.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def member_dir(run_dir: Path, k: int) -> Path:
 
 
 def train_members(built_model, data, config: Any, run_dir: Path, context: Context) -> float:
-    """Train members 2..``model.ensemble`` of a run; seconds taken. ``built_model(seed)``
-    makes a fresh untrained network, ``data(seed)`` the training and validation batches
+    """Train members 2..``model.ensemble`` of a run; seconds taken. ``built_model(k, seed)``
+    makes member k's untrained network, ``data(seed)`` the training and validation batches
     (shuffled by the seed); a member with a checkpoint resumes from it. On the main process
     alone, on ``context``'s device: under torchrun the other processes wait meanwhile."""
     start = time.perf_counter()
@@ -71,7 +73,8 @@ def train_members(built_model, data, config: Any, run_dir: Path, context: Contex
         resume = RunDir(where).checkpoints.exists()
         where.mkdir(parents=True, exist_ok=True)
         train, val = data(seed)
-        trainer = Trainer(built_model(seed), settings, train, val, run_dir=where, context=context)
+        model = built_model(k, seed)
+        trainer = Trainer(model, settings, train, val, run_dir=where, context=context)
         trainer.reporter.message(f"ensemble member {k} of {config.model.ensemble} (seed {seed})")
         trainer.fit(resume=resume)
     return time.perf_counter() - start
@@ -79,8 +82,8 @@ def train_members(built_model, data, config: Any, run_dir: Path, context: Contex
 
 def with_members(model: nn.Module, config: Any, model_for, run_dir: Path) -> nn.Module:
     """``model`` (the run's own best weights) with the members' beside it, as an `Ensemble`
-    in eval mode; ``model`` alone for a run of one. ``model_for()`` makes a network to load
-    a member's weights into."""
+    in eval mode; ``model`` alone for a run of one. ``model_for(k)`` makes member k's
+    network to load its weights into."""
     if config.model.ensemble <= 1:
         return model
     members, n = [model], config.model.ensemble
@@ -88,7 +91,7 @@ def with_members(model: nn.Module, config: Any, model_for, run_dir: Path) -> nn.
         if not RunDir(member_dir(run_dir, k)).weights.exists():
             raise ValueError(f"member {k} of the {n} networks of {run_dir} was not trained: "
                              "finish the run with rnnkit train forecast --resume")  # fmt: skip
-        member = model_for()
+        member = model_for(k)
         load_run_weights(member_dir(run_dir, k), member)
         members.append(member)
     return Ensemble(members).eval()
@@ -100,9 +103,9 @@ def train_ensemble(config: ForecastConfig, prepared: Any, run_dir: Path) -> floa
     if config.model.ensemble <= 1:
         return 0.0
 
-    def fresh(seed: int) -> nn.Module:
+    def fresh(k: int, seed: int) -> nn.Module:
         torch.manual_seed(seed)
-        return model_of(config, prepared)
+        return model_of(config, prepared, k)
 
     context = Context(device=resolve_device(config.train.device))
 
@@ -118,7 +121,7 @@ def trained_model(config: ForecastConfig, prepared: Any, run_dir: Path) -> tuple
     saved = read_run_json(run_dir, SERIES_FILE, dict)
     members_s = train_ensemble(config, prepared, run_dir)
     model = with_members(load_model(config, saved, run_dir), config,
-                         lambda: model_for(config, saved), run_dir)  # fmt: skip
+                         lambda k: model_for(config, saved, k), run_dir)  # fmt: skip
     return model, members_s
 
 

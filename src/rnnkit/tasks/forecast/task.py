@@ -88,7 +88,12 @@ class ModelConfig(RecurrentConfig):
     num_layers: int = 1
     dropout: float = 0.0
     num_samples: int = 200  # sample paths of the recursive strategy's intervals
-    ensemble: int = 1  # networks (seeds) whose median forecasts (see .ensemble)
+    # Networks whose median forecasts (see .ensemble): five measured best on the development
+    # panel (README), at five times the training time; 1 trains one.
+    ensemble: int = 5
+    # The share of the input length each member reads, in turn (member k the last
+    # round(f * L) steps of its windows): all of it, half, three quarters, all ...
+    lookbacks: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.75])
 
 
 def _train_defaults() -> TrainConfig:
@@ -261,7 +266,23 @@ def quantile_levels(model: ModelConfig) -> tuple[float, float, float]:
     return (round(tail, 6), 0.5, round(1 - tail, 6))
 
 
-def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H: int):
+def lookback(model: ModelConfig, L: int, member: int = 1) -> int | None:
+    """The input steps ensemble member ``member`` (1 is the run's own network) reads of
+    windows of L steps: its share of ``model.lookbacks``; None for all of them."""
+    shares = model.lookbacks
+    if isinstance(shares, str | int | float) or not shares:
+        raise ValueError(f"model.lookbacks must be a list of shares in (0, 1], got {shares!r}")
+    for share in shares:
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ValueError(f"model.lookbacks must be shares of the input length in (0, 1], "
+                             f"e.g. [1.0, 0.5], got {shares!r}")  # fmt: skip
+    steps = max(1, round(shares[(member - 1) % len(shares)] * L))
+    return None if steps >= L else steps
+
+
+def build_model(
+    config: ForecastConfig, num_values: int, num_covariates: int, H: int, L: int, member: int = 1
+) -> Forecaster:
     m = config.model
     if m.ensemble < 1:
         raise ValueError(f"model.ensemble must be at least 1 (networks), got {m.ensemble}")
@@ -270,15 +291,16 @@ def build_model(config: ForecastConfig, num_values: int, num_covariates: int, H:
         num_values + num_covariates, H, num_values=num_values, strategy=strategy,
         head=m.head, quantiles=quantile_levels(m), kind=m.kind, hidden_size=m.hidden_size,
         num_layers=m.num_layers, dropout=m.dropout, num_samples=m.num_samples,
+        lookback=lookback(m, L, member),
     )  # fmt: skip
 
 
-def model_of(config: ForecastConfig, prepared: Any) -> nn.Module:
-    """An untrained `Forecaster` for the prepared series' (or panel's) columns, covariates
-    and horizon."""
+def model_of(config: ForecastConfig, prepared: Any, member: int = 1) -> nn.Module:
+    """An untrained `Forecaster` (ensemble member ``member``) for the prepared series' (or
+    panel's) columns, covariates, horizon and input length."""
     first = prepared.first
     return build_model(config, len(first.columns), first.covariates.shape[1],
-                       first.layout.horizon)  # fmt: skip
+                       first.layout.horizon, first.layout.input_length, member)  # fmt: skip
 
 
 def series_file(config: ForecastConfig, prepared: Prepared) -> dict[str, Any]:
@@ -307,10 +329,12 @@ def batches(config: ForecastConfig, prepared: Any, context: Context):
     return train, val
 
 
-def model_for(config: ForecastConfig, saved: dict[str, Any]) -> nn.Module:
-    """The `Forecaster` of a run from its config and ``series.json``, untrained."""
+def model_for(config: ForecastConfig, saved: dict[str, Any], member: int = 1) -> nn.Module:
+    """The `Forecaster` (ensemble member ``member``) of a run from its config and
+    ``series.json``, untrained."""
     C = calendar_width(saved["calendar"])
-    return build_model(config, len(saved["columns"]), C, int(saved["horizon"]))
+    return build_model(config, len(saved["columns"]), C, int(saved["horizon"]),
+                       int(saved["input_length"]), member)  # fmt: skip
 
 
 def load_model(config: ForecastConfig, saved: dict[str, Any], run_dir: Path) -> nn.Module:

@@ -16,6 +16,7 @@ bundled series has its own dates) and scaled with the run's scaling: nothing is 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def forecaster_of(run: Loaded) -> LoadedForecaster:
     """``run`` with its series settings, scaler and saved history (`history_file`); for a
     panel, one such forecaster per series, sharing the network."""
     saved, scaler = read_artefacts(run.artefacts)
-    model = with_members(run.model, run.config, lambda: model_for(run.config, saved), run.run_dir)
+    model = with_members(run.model, run.config, partial(model_for, run.config, saved), run.run_dir)
     fields = vars(run) | {"model": model}
     history_of = _histories(run, saved)
     if "panel" not in saved:
