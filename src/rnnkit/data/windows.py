@@ -38,15 +38,22 @@ class SeriesScaler:
     relative: bool = True  # the value columns are read relative to the origin
 
     @classmethod
-    def fit(cls, train: np.ndarray, log: bool = False, relative: bool = True) -> SeriesScaler:
-        """Fit on (T_train, V) training values only; nothing later in the series is read."""
+    def fit(
+        cls, train: np.ndarray, log: bool = False, relative: bool = True, steps: str = "rms"
+    ) -> SeriesScaler:
+        """Fit on (T_train, V) training values only; nothing later in the series is read.
+        ``steps``: a relative scale is the root mean square of the one-step changes
+        ("rms") or their standard deviation ("std": how runs before the first were scaled)."""
+        if steps not in ("rms", "std"):
+            raise ValueError(f"steps must be rms or std, got {steps!r}")
         train = _as_float(train)
         if log:
             train = _log_target(train)
         center, scale = train.mean(axis=0), train.std(axis=0)
         if relative:  # changes from the origin have no center; their size is the steps'
-            steps = np.diff(train, axis=0)
-            center, scale = np.zeros_like(center), np.sqrt(np.mean(steps**2, axis=0))
+            change = np.diff(train, axis=0)
+            size = np.sqrt(np.mean(change**2, axis=0)) if steps == "rms" else change.std(axis=0)
+            center, scale = np.zeros_like(center), size
         scale = np.where(scale > 1e-12, scale, 1.0)  # a constant column stays as it is
         return cls(center.tolist(), scale.tolist(), log, relative)
 

@@ -61,16 +61,19 @@ def test_the_backtest_scores_every_method_on_the_same_values(seasonal_run):
 
 
 def test_the_test_window_never_reaches_scaling_or_training(tmp_path):
-    # The same series twice, the second with its test part replaced by huge values: the
-    # scaling, the trained weights and the first origin's forecast must not change. A run of
-    # missing values across the cut must not carry test values back into training either.
+    # The same series three times, the others with the values from the first and from the
+    # second origin on replaced by huge ones: the scaling, the trained weights and the
+    # forecasts with their intervals from every origin before the change must not change
+    # (the intervals are calibrated on errors whose values were seen before each origin).
+    # A run of missing values across the cut must not carry test values back into training.
     values = seasonal(T=200)
     train_end = 200 - 12 - 2 * 12  # three folds of 12 steps: the first origin
     values[train_end - 2 : train_end + 1] = np.nan
-    changed = values.copy()
-    changed[train_end + 1 :] = 1e6
+    after_first, after_second = values.copy(), values.copy()
+    after_first[train_end + 1 :] = 1e6
+    after_second[train_end + 12 :] = 1e6
     runs = []
-    for name, series in (("clean", values), ("changed", changed)):
+    for name, series in (("clean", values), ("first", after_first), ("second", after_second)):
         csv = write_series(tmp_path / f"{name}.csv", series)
         out, result = runner.train("forecast", tmp_path / name, overrides=[
             f"data.source={json.dumps(str(csv))}", "backtest.folds=3", "data.missing=interpolate",
@@ -78,13 +81,21 @@ def test_the_test_window_never_reaches_scaling_or_training(tmp_path):
         ], quiet=True)  # fmt: skip
         assert result.results["train_steps"] == train_end
         runs.append(out)
-    clean, dirty = (json.loads((out / "series.json").read_text()) for out in runs)
-    assert clean["scaler"] == dirty["scaler"]
+    saved = [json.loads((out / "series.json").read_text()) for out in runs]
+    assert saved[0]["scaler"] == saved[1]["scaler"] == saved[2]["scaler"]
     weights = [(out / "model.safetensors").read_bytes() for out in runs]
-    assert weights[0] == weights[1]
+    assert weights[0] == weights[1] == weights[2]
     tables = [pd.read_csv(out / "backtest.csv") for out in runs]
-    first = [rows[rows.origin == rows.origin[0]]["rnnkit"] for rows in tables]
-    np.testing.assert_allclose(first[0], first[1], rtol=1e-6)
+    origins = tables[0].origin.unique()
+    shown = ["rnnkit", "rnnkit_lower", "rnnkit_upper"]
+
+    def at(table, k):
+        return table[table.origin == origins[k]][shown].to_numpy()
+
+    for table in tables[1:]:
+        np.testing.assert_allclose(at(table, 0), at(tables[0], 0), rtol=1e-6)
+    np.testing.assert_allclose(at(tables[2], 1), at(tables[0], 1), rtol=1e-6)
+    assert not np.allclose(at(tables[1], 1), at(tables[0], 1))  # the change is seen later
 
 
 @pytest.mark.parametrize(

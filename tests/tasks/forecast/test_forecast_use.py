@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from rnnkit.cli import main
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
+from rnnkit.tasks.forecast.task import prepare, series_file
 from rnnkit.tasks.forecast.use import forecast
-from rnnkit.tasks.runner import load_run
+from rnnkit.tasks.runner import check_same_artefacts, load_run
 
 TINY = ["backtest.folds=2", 'backtest.baselines=["naive"]', "model.hidden_size=8",
         "model.ensemble=1", "train.quiet=true"]  # fmt: skip
@@ -64,6 +65,25 @@ def test_a_run_forecasts_from_its_own_files_after_its_data_has_moved(tmp_path, c
     with TestClient(create_app(out)) as client:
         answer = client.get("/forecast", params={"horizon": 6})
         assert answer.status_code == 200 and answer.json() == from_file
+
+
+def test_a_run_from_before_ensembles_and_step_sizes_loads_and_resumes_as_it_was(tmp_path):
+    # A run trained before model.ensemble, model.lookbacks and data.step_scale existed:
+    # one network, changes scaled by their spread, and one interval factor for all steps.
+    csv = write_series(tmp_path / "s.csv", 10 + np.sin(np.arange(120) * np.pi / 6))
+    out = train(tmp_path / "run", csv, "data.horizon=6", "data.step_scale=std")
+    saved = json.loads((out / "config.json").read_text())
+    for section, key in (("model", "ensemble"), ("model", "lookbacks"), ("data", "step_scale")):
+        del saved["config"][section][key]
+    (out / "config.json").write_text(json.dumps(saved))
+    series = json.loads((out / "series.json").read_text())
+    series["interval_scale"] = 1.5
+    (out / "series.json").write_text(json.dumps(series))
+    fc = load_run(out)
+    model, data = fc.config.model, fc.config.data
+    assert (model.ensemble, model.lookbacks, data.step_scale) == (1, [1.0], "std")
+    assert len(forecast(fc)["forecast"]) == 6
+    check_same_artefacts(out, {"series.json": series_file(fc.config, prepare(fc.config))})
 
 
 def test_a_damaged_history_is_one_clear_error(run, tmp_path):

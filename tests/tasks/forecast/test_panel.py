@@ -6,14 +6,20 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from rnnkit.cli import main
 from rnnkit.serve.app import create_app
 from rnnkit.tasks import runner
-from rnnkit.tasks.forecast.panel import geometric_mean, panel_summary, prepare_panel
-from rnnkit.tasks.forecast.task import DataConfig, ForecastConfig, prepare_series
-from rnnkit.tasks.runner import load_run_of
+from rnnkit.tasks.forecast.panel import (
+    geometric_mean,
+    panel_files,
+    panel_summary,
+    prepare_panel,
+)
+from rnnkit.tasks.forecast.task import DataConfig, ForecastConfig
+from rnnkit.tasks.runner import check_same_artefacts, load_run_of
 
 # Two monthly series of very different sizes with one shape: a trend and a season.
 SIZES = {"large": 5000.0, "small": 2.0}
@@ -67,25 +73,34 @@ def test_a_panel_of_two_series_trains_one_network_and_scores_both(run):
     assert len(list(out.glob("*.safetensors"))) == 1
     saved = json.loads((out / "series.json").read_text())
     assert saved["columns"] == ["value"] and set(saved["panel"]) == set(SIZES)
-    assert all("interval_scale" in own for own in saved["panel"].values())
+    assert set(saved["interval_scale"]) == set(SIZES)  # written after training, beside
+    # what training wrote: a resumed or diagnosed run still finds its data unchanged.
+    config = load_run_of("forecast", out).config
+    check_same_artefacts(out, panel_files(config, prepare_panel(config)))
     frame = pd.read_csv(out / "backtest.csv")
     assert list(frame.columns[:2]) == ["series", "origin"] and set(frame.series) == set(SIZES)
 
 
-def test_the_panels_windows_are_every_series_windows(tmp_path):
-    source = panel_csv(tmp_path / "p.csv")
-    config = ForecastConfig(data=DataConfig(source=str(source)))
-    panel = prepare_panel(config)
-    assert len({p.layout.input_length for p in panel.members.values()}) == 1  # one L for all
+def test_the_panels_windows_are_every_series_windows_and_end_at_one_date(tmp_path):
+    source = panel_csv(tmp_path / "p.csv")  # "small" ends 30 months before "large"
+    panel = prepare_panel(ForecastConfig(data=DataConfig(source=str(source))))
+    members = list(panel.members.values())
+    assert len({p.layout.input_length for p in members}) == 1  # one L for all
+    first = min(p.series.frame.index[p.layout.test_origins[0]] for p in members)
+    for p in members:
+        # No training or validation target, and no row the scaling saw, on or after the
+        # earliest origin of any series.
+        cut = p.layout
+        last = max(cut.train_origins.max(), cut.val_origins.max()) + cut.horizon - 1
+        assert p.series.frame.index[last] < first
+        assert p.series.frame.index[cut.train_end - 1] < first
+    large = panel.members["large"]
+    assert large.series.frame.index[large.layout.train_end] == first  # cut before its own
+    assert large.layout.train_end < large.layout.test_origins[0]
     for part in ("train", "val"):
-        alone = [p.part(part)["inputs"] for p in panel.members.values()]
         together = panel.part(part)["inputs"]
-        assert len(together) == sum(len(a) for a in alone)
-        np.testing.assert_array_equal(together[: len(alone[0])], alone[0])
-    # Each series is cut and scaled as a run of that series alone would be (same L).
-    small = panel.members["small"]
-    own = prepare_series(config, small.series, small.layout)
-    np.testing.assert_array_equal(own.z, small.z)
+        alone = torch.cat([p.part(part)["inputs"] for p in members])
+        assert torch.equal(together, alone)
 
 
 def test_each_series_is_forecast_by_name_from_the_command_line_and_http(run, capsys):
@@ -133,3 +148,8 @@ def test_the_panel_summary_is_the_geometric_mean_of_relative_mase():
     assert summary["wins"] == 1 and summary["coverage_held"] == 1
     assert "outside: b 70%" in summary["verdict"][-1]
     assert "the network is NOT better on the typical series" in summary["verdict"][1]
+    # A perfect reference on one series leaves that series out of the means, not the run.
+    tables["c"] = table(0.5, 0.0, 0.0, 0.9)
+    again = panel_summary(tables, 0.9)
+    assert again["geomean"]["rnnkit"] == pytest.approx(1.0)
+    assert "1 of 3 series left out of the geometric means" in again["verdict"][2]

@@ -74,6 +74,17 @@ class ForecastTask(Task):
         model = model_of(config, panel)
         return Built(model, train, val, files=panel_files(config, panel), finish=finish)
 
+    def upgrade(self, saved: dict[str, Any], version: int) -> dict[str, Any]:
+        """A run saves every setting, so one it lacks is older than the setting: such a run
+        trained one network (no ``model.ensemble``), whole windows for every member (no
+        ``model.lookbacks``) and scaled changes by their spread (no ``data.step_scale``)."""
+        saved = super().upgrade(saved, version)
+        model, data = saved.get("model", {}), saved.get("data", {})
+        older = {"ensemble": 1, "lookbacks": [1.0]}
+        model = {key: value for key, value in older.items() if key not in model} | model
+        data = ({} if "step_scale" in data else {"step_scale": "std"}) | data
+        return saved | {"model": model, "data": data}
+
     def model(self, config: ForecastConfig, artefacts: dict[str, Any]) -> nn.Module:
         from rnnkit.tasks.forecast.use import read_artefacts
 

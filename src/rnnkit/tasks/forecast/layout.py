@@ -94,8 +94,12 @@ def _fits(T: int, L: int, H: int, backtest: BacktestConfig) -> bool:
     return True
 
 
-def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
-    """Cut T steps into training windows and K test origins, the last H steps before T."""
+def layout(
+    T: int, L: int, H: int, backtest: BacktestConfig, train_end: int | None = None
+) -> Layout:
+    """Cut T steps into training windows and K test origins, the last H steps before T.
+    ``train_end`` ends the training data earlier than the first origin (a panel's series
+    all end theirs at one date)."""
     K = backtest.folds if backtest.folds is not None else MAX_FOLDS
     stride = backtest.stride if backtest.stride is not None else H
     if K < 1 or stride < 1:
@@ -105,13 +109,15 @@ def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
             f"the series has {T} steps, shorter than one window of data.input_length + "
             f"data.horizon = {L} + {H}; use shorter windows or a longer series"
         )
-    train_end = T - H - (K - 1) * stride
+    first = T - H - (K - 1) * stride
+    train_end = first if train_end is None else min(train_end, first)
     count = train_end - H - L + 1  # training windows: targets end before train_end
     val = max(1, round(VAL_SHARE * count))
     if count - val - (H - 1) < MIN_TRAIN_WINDOWS:
+        before = "before the first origin" if train_end == first else "before the panel's cut"
         raise ValueError(
             f"the series has {T} steps: {K} backtest folds {stride} steps apart leave "
-            f"{max(count, 0)} windows of {L} + {H} steps before the first origin (at least "
+            f"{max(count, 0)} windows of {L} + {H} steps {before} (at least "
             f"{MIN_TRAIN_WINDOWS} for training besides the validation ones); lower "
             "backtest.folds, data.input_length or data.horizon"
         )
@@ -119,5 +125,5 @@ def layout(T: int, L: int, H: int, backtest: BacktestConfig) -> Layout:
     # The last training window's targets run H - 1 rows into the first validation window's;
     # leaving out the H - 1 origins between them keeps validation targets unseen.
     train = origins[: count - val - (H - 1)]
-    test = train_end + stride * np.arange(K)
+    test = first + stride * np.arange(K)
     return Layout(L, H, train_end, train, origins[-val:], test)

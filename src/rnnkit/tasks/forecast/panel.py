@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -36,7 +37,7 @@ from rnnkit.tasks.forecast.backtest import (
     check_backtest,
 )
 from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
-from rnnkit.tasks.forecast.layout import choose_layout
+from rnnkit.tasks.forecast.layout import BacktestConfig, Layout, choose_layout, layout
 from rnnkit.tasks.forecast.metrics import score_table
 from rnnkit.tasks.forecast.outputs import backtest_frame, plot_backtests, shown_history, write_csv
 from rnnkit.tasks.forecast.task import (
@@ -102,7 +103,10 @@ def each(items: Iterable[tuple[str, T]], work: Callable[[T], U]) -> dict[str, U]
 
 
 def prepare_panel(config: ForecastConfig) -> Panel:
-    """Read the panel and prepare each series with one input length for all."""
+    """Read the panel and prepare each series with one input length for all, and training
+    data that ends for all at one date: the earliest first origin of any series. (Series
+    move together: a network trained on one series' values after another's origin would
+    forecast that one with knowledge of its future.)"""
     panel = read_panel(config.data)
 
     def cut(data: DataConfig) -> Callable[[SeriesData], Any]:
@@ -113,6 +117,20 @@ def prepare_panel(config: ForecastConfig) -> Panel:
     recut = each(((n, s) for n, s in panel.items() if cuts[n].input_length != L),
                  cut(replace(config.data, input_length=L)))  # fmt: skip
     cuts |= recut
+    first = min(s.frame.index[cuts[n].train_end] for n, s in panel.items())
+
+    def common(series: SeriesData) -> Layout:
+        own = cuts[series.target]
+        end = int(series.frame.index.searchsorted(first))  # the first row on or after it
+        if end >= own.train_end:
+            return own
+        K, H = len(own.test_origins), own.horizon
+        stride = int(np.diff(own.test_origins)[0]) if K > 1 else H
+        ended = layout(len(series.frame), L, H, BacktestConfig(K, stride), train_end=end)
+        ended.chosen = own.chosen
+        return ended
+
+    cuts = each(panel.items(), common)
     members = each(panel.items(), lambda s: prepare_series(config, s, cuts[s.target]))
     each(members.items(), lambda p: check_backtest(config, p))
     return Panel(members)
@@ -140,10 +158,9 @@ def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[
 
     model, members_s = trained_model(config, panel, run_dir)
     assessed = each(panel.members.items(), lambda p: assess(model, config, p))
-    saved = read_run_json(run_dir, SERIES_FILE, dict)
-    for name, a in assessed.items():
-        saved["panel"][name]["interval_scale"] = a.scale
-    atomic_write_json(run_dir / SERIES_FILE, saved)
+    saved = read_run_json(run_dir, SERIES_FILE, dict)  # beside what build wrote, not in it
+    scales = {name: a.scale for name, a in assessed.items()}
+    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scales})
     frames = [backtest_frame(a.result).assign(series=name) for name, a in assessed.items()]
     frame = pd.concat(frames, ignore_index=True)
     write_csv(frame[["series", *frame.columns[:-1]]], run_dir / "backtest.csv")
@@ -175,8 +192,11 @@ def panel_summary(tables: dict[str, dict[str, dict[str, float]]], interval: floa
     geometric mean of MASE relative to the reference method) and what it shows."""
     methods = list(next(iter(tables.values())))
     reference = "ets" if "ets" in methods else "naive"
-    relative = {m: geometric_mean(t[m]["mase"] / t[reference]["mase"] for t in tables.values())
-                for m in methods}  # fmt: skip
+    # Series where a ratio is not a positive number (a perfect reference) count for none.
+    ratios = {n: {m: t[m]["mase"] / t[reference]["mase"] if t[reference]["mase"] > 0
+                  else math.nan for m in methods} for n, t in tables.items()}  # fmt: skip
+    usable = [r for r in ratios.values() if all(math.isfinite(v) and v > 0 for v in r.values())]
+    relative = {m: geometric_mean(r[m] for r in usable) for m in methods}
     rows: dict[str, dict[str, float]] = {
         name: {m: t[m]["mase"] for m in methods} | {"coverage": t[NETWORK].get("coverage")}
         for name, t in tables.items()
@@ -198,6 +218,9 @@ def panel_summary(tables: dict[str, dict[str, dict[str, float]]], interval: floa
         f"the best baseline ({best}) {baselines[best]:.3f}: the network is {better} on the "
         "typical series.",
     ]
+    if len(usable) < N:
+        verdict.append(f"({N - len(usable)} of {N} series left out of the geometric means: "
+                       f"a MASE of 0 has no ratio.)")  # fmt: skip
     out = {"wins": len(wins), "series": N, "relative_to": reference, "geomean": relative,
            "text": text, "verdict": verdict}  # fmt: skip
     if has_intervals:

@@ -39,8 +39,9 @@ def forecaster(fc: LoadedForecaster) -> Section:
             raise HTTPException(status_code=422, detail=str(e)) from None
 
     def health() -> dict[str, Any]:
+        columns = fc.series["columns"] if fc.panel is None else list(fc.panel)
         panel = {} if fc.panel is None else {"series": list(fc.panel)}
-        return {"target_columns": fc.series["columns"], "freq": fc.series["freq"],
+        return {"target_columns": columns, "freq": fc.series["freq"],
                 "horizon": trained} | panel  # fmt: skip
 
     return Section(router, "forecast", STATIC / "forecast.html", STATIC / "forecast.js",

@@ -69,6 +69,9 @@ class DataConfig:
     season: int | None = None  # seasonal period in steps (default: from the frequency)
     transform: Literal["none", "log"] = "none"  # log: model log prices (relative: log returns)
     relative: bool = True  # read and predict the target as changes from the forecast origin
+    # the size of the changes that scales them: their root mean square, or (runs trained
+    # before it) their standard deviation
+    step_scale: Literal["rms", "std"] = "rms"
     calendar: list[str] = field(default_factory=list)  # covariates: dayofweek, month, ...
     horizon: int | None = None  # H; default: one season, or 10 steps without one
     # L; default: two seasons or two horizons, the longer, shortened where the automatic
@@ -167,7 +170,9 @@ def prepare(config: ForecastConfig) -> Prepared:
     return prepare_series(config, read_series(config.data))
 
 
-def prepare_series(config: ForecastConfig, series: SeriesData, cut: Layout | None = None):
+def prepare_series(
+    config: ForecastConfig, series: SeriesData, cut: Layout | None = None
+) -> Prepared:
     """`prepare` for ``series``, cut as ``cut`` says (default: `choose_layout`'s choice)."""
     data = config.data
     columns = value_columns(series)
@@ -192,7 +197,7 @@ def prepare_series(config: ForecastConfig, series: SeriesData, cut: Layout | Non
         decomposed is not None and decomposed.smoothing.multiplicative
     )
     relative = data.relative or decomposed is not None
-    scaler = SeriesScaler.fit(seen[: cut.train_end], log, relative)
+    scaler = SeriesScaler.fit(seen[: cut.train_end], log, relative, data.step_scale)
     covariates = calendar_features(series.frame.index, data.calendar)  # (T, C), C may be 0
     z = scaler.transform(seen)
     return Prepared(series, columns, values, scaler, z, covariates, cut, decomposed)
@@ -226,8 +231,8 @@ def forecast_values(
 ) -> np.ndarray:
     """(S, H, Q) target forecasts in the data's units from the windows of ``batch``, their
     intervals stretched by ``interval_factor`` (one, (H,) or (S, H): see
-    `calibrate_intervals`) and, for the
-    hybrid strategy, recomposed with the seasonal indices ``ahead``."""
+    `calibrate_intervals`) and, for the hybrid strategy, recomposed with the seasonal
+    indices ``ahead``."""
     q = stretch(predict_scaled(model, batch, config), interval_factor)
     values = scaler.target_values(q, origin[:, None, None])
     return values if ahead is None else ahead.apply(values)
@@ -248,12 +253,15 @@ def calibrate_intervals(model: nn.Module, prepared: Prepared, config: ForecastCo
     cut = prepared.layout
     if config.model.head == "point" or not config.model.calibrate:
         return np.ones((len(cut.test_origins) + 1, cut.horizon))
+    holes = prepared.series.holes[prepared.series.target].to_numpy()  # filled: never seen
     needs = []
     for origins in (cut.val_origins, cut.test_origins):
         batch, _ = prepared.batch(origins)
         q = predict_scaled(model, batch, config)
         actual = batch["targets"][..., 0].double().numpy()  # (S, H), same units as q
-        needs.append(interval_needs(actual, q[..., 0], q[..., 1], q[..., 2]))
+        need = interval_needs(actual, q[..., 0], q[..., 1], q[..., 2])
+        need[holes[origins[:, None] + np.arange(cut.horizon)]] = np.nan
+        needs.append(need)
     return rolling_scales(needs[0], cut.val_origins, needs[1], cut.test_origins,
                           config.model.interval, CALIBRATION_WINDOWS)  # fmt: skip
 

@@ -99,10 +99,12 @@ def forecaster_of(run: Loaded) -> LoadedForecaster:
 
 
 def _member(saved: dict[str, Any], name: str, own: dict[str, Any]) -> dict[str, Any]:
-    """The series.json of one series of a panel run: the shared settings and its own."""
-    return {k: v for k, v in saved.items() if k != "panel"} | own | {
-        "target": name, "columns": [name], "member": name,
-    }  # fmt: skip
+    """The series.json of one series of a panel run: the shared settings and its own (its
+    interval factors, written after training, under ``interval_scale`` by series)."""
+    shared = {k: v for k, v in saved.items() if k not in ("panel", "interval_scale")}
+    scales = saved.get("interval_scale", {})
+    scale = {"interval_scale": scales[name]} if name in scales else {}
+    return shared | own | scale | {"target": name, "columns": [name], "member": name}
 
 
 def _histories(run: Loaded, saved: dict[str, Any]):
@@ -132,8 +134,13 @@ def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler |
     if "panel" in saved:
         if not saved["panel"]:
             raise ValueError("panel has no series")
-        for own in saved["panel"].values():
-            _check_own(own, saved["horizon"])
+        if not isinstance(saved.get("interval_scale", {}), dict):
+            raise TypeError("interval_scale of a panel must map series to factors")
+        for name, own in saved["panel"].items():
+            try:
+                _check_own(_member(saved, name, own), saved["horizon"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"series {name!r}: {e}") from None
         return saved, None
     return saved, _check_own(saved, saved["horizon"])
 
