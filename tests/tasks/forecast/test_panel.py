@@ -109,6 +109,8 @@ def test_each_series_is_forecast_by_name_from_the_command_line_and_http(run, cap
     small = json.loads(capsys.readouterr().out)
     assert small["target"] == "small" and small["forecast"][0]["date"] == "2017-07-01"
     assert 2.5 < small["forecast"][0]["value"] < 4.0  # in the small series' own units
+    assert main(["forecast", str(out)]) == 0
+    assert "(series 'large', the first of 2: --series chooses another)" in capsys.readouterr().out
     loaded = load_run_of("forecast", out)
     large = loaded.task.predict(loaded, [None])[0]  # default: the first series
     assert large["target"] == "large" and large["forecast"][0]["date"] == "2020-01-01"

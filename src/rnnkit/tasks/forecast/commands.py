@@ -46,6 +46,9 @@ def _forecast(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
     else:
         print(format_forecast(result))
+        if fc.panel is not None and args.series is None and len(fc.panel) > 1:
+            print(f"(series {result['target']!r}, the first of {len(fc.panel)}: --series "
+                  "chooses another)")  # fmt: skip
         if args.plot:
             print(f"wrote {args.plot}")
     return 0
