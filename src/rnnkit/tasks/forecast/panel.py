@@ -30,6 +30,7 @@ import torch
 
 from rnnkit.data.panel import is_long, load_panel
 from rnnkit.data.series import SeriesData
+from rnnkit.data.series_file import show_date
 from rnnkit.io import atomic_write_json
 from rnnkit.tasks.forecast.backtest import (
     NETWORK,
@@ -169,8 +170,10 @@ def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[
     plot_backtests(shown, run_dir / "backtest.png")
     summary = panel_summary({name: a.table for name, a in assessed.items()}, config.model.interval)
     H, L = panel.first.layout.horizon, panel.first.layout.input_length
-    heading = (f"panel: {len(assessed)} series, one network; each backtested from its own "
-               f"origins, {H} steps ahead (input length {L})")  # fmt: skip
+    cut = min(p.series.frame.index[p.layout.train_end] for p in panel.members.values())
+    heading = (f"panel: {len(assessed)} series, one network trained on their values before "
+               f"{show_date(cut)}; each backtested from its own origins, {H} steps ahead "
+               f"(input length {L})")  # fmt: skip
     if config.model.ensemble > 1:
         heading += ensemble_note(config, members_s)
     report = "\n".join([heading, summary["text"], "", *summary["verdict"]])
