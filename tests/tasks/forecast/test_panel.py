@@ -155,3 +155,17 @@ def test_the_panel_summary_is_the_geometric_mean_of_relative_mase():
     again = panel_summary(tables, 0.9)
     assert again["geomean"]["rnnkit"] == pytest.approx(1.0)
     assert "1 of 3 series left out of the geometric means" in again["verdict"][2]
+
+
+def test_a_series_that_starts_after_the_panels_cut_is_named(tmp_path):
+    source = panel_csv(tmp_path / "p.csv")
+    frame = pd.read_csv(source)
+    late = frame[frame.unique_id == "small"].assign(
+        unique_id="late",
+        ds=pd.date_range("2016-01-01", periods=150, freq="MS").strftime("%Y-%m-%d"),
+    )
+    pd.concat([frame, late]).to_csv(source, index=False)
+    with pytest.raises(ValueError) as error:
+        prepare_panel(ForecastConfig(data=DataConfig(source=str(source))))
+    assert str(error.value).startswith("series 'late': its training data ends at ")
+    assert "leave it out of the panel, or lower backtest.folds" in str(error.value)

@@ -127,7 +127,14 @@ def prepare_panel(config: ForecastConfig) -> Panel:
             return own
         K, H = len(own.test_origins), own.horizon
         stride = int(np.diff(own.test_origins)[0]) if K > 1 else H
-        ended = layout(len(series.frame), L, H, BacktestConfig(K, stride), train_end=end)
+        try:
+            ended = layout(len(series.frame), L, H, BacktestConfig(K, stride), train_end=end)
+        except ValueError:
+            raise ValueError(
+                f"its training data ends at {show_date(first)} with the panel's (the earliest "
+                "first backtest origin of any series), too early to leave it enough training "
+                "windows; leave it out of the panel, or lower backtest.folds"
+            ) from None
         ended.chosen = own.chosen
         return ended
 
