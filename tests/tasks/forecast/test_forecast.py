@@ -5,10 +5,23 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from rnnkit.cli import main
 from rnnkit.tasks import runner
 from rnnkit.tasks.forecast.backtest import verdict
+from rnnkit.tasks.forecast.metrics import interval_needs, rolling_scales
+from rnnkit.tasks.forecast.task import (
+    CALIBRATION_WINDOWS,
+    BacktestConfig,
+    DataConfig,
+    ForecastConfig,
+    ModelConfig,
+    calibrate_intervals,
+    model_of,
+    predict_scaled,
+    prepare,
+)
 from rnnkit.tasks.forecast.use import forecast
 from rnnkit.tasks.runner import load_run
 
@@ -254,7 +267,7 @@ def test_bad_series_are_one_line_errors_and_write_nothing(name, tmp_path, capsys
     ("overrides", "message"),
     [
         (['backtest.baselines=["theta"]'], "theta"),
-        (["data.season=200", "data.input_length=8"], "steps before its first origin"),
+        (["data.season=200", "data.input_length=8"], "steps of training data"),
     ],
 )
 def test_backtest_settings_fail_before_training(tmp_path, capsys, overrides, message):
@@ -287,3 +300,35 @@ def test_cli_train_takes_target_horizon_and_calendar_covariates(tmp_path, capsys
     assert [row["date"] for row in rows] == [
         str(d.date()) for d in pd.bdate_range(last, periods=6)[1:]
     ]
+
+
+def test_filled_values_never_calibrate_the_intervals(tmp_path):
+    # Values missing from the latest validation windows' targets are filled, never seen:
+    # the factors must be those of the needs with those cells left out.
+    values = seasonal(T=120)
+    train_end = 120 - 12 - 2 * 12  # three folds of 12 steps
+    values[train_end - 4 : train_end - 1] = np.nan
+    csv = write_series(tmp_path / "s.csv", values)
+    config = ForecastConfig(
+        data=DataConfig(source=str(csv), missing="interpolate"),
+        model=ModelConfig(hidden_size=8, ensemble=1),
+        backtest=BacktestConfig(folds=3),
+    )
+    prepared = prepare(config)
+    torch.manual_seed(0)
+    model = model_of(config, prepared)
+    cut, level = prepared.layout, config.model.interval
+    holes = prepared.series.holes["value"].to_numpy()
+    needs, seen = [], []
+    for origins in (cut.val_origins, cut.test_origins):
+        batch, _ = prepared.batch(origins)
+        q = predict_scaled(model, batch, config)
+        need = interval_needs(batch["targets"][..., 0].double().numpy(), *np.moveaxis(q, -1, 0))
+        needs.append(need)
+        seen.append(np.where(holes[origins[:, None] + np.arange(cut.horizon)], np.nan, need))
+    scales = calibrate_intervals(model, prepared, config)
+    recent = CALIBRATION_WINDOWS
+    expected = rolling_scales(seen[0], cut.val_origins, seen[1], cut.test_origins, level, recent)
+    np.testing.assert_array_equal(scales, expected)
+    every = rolling_scales(needs[0], cut.val_origins, needs[1], cut.test_origins, level, recent)
+    assert not np.array_equal(every, expected)  # the filled cells would have counted

@@ -167,5 +167,26 @@ def test_a_series_that_starts_after_the_panels_cut_is_named(tmp_path):
     pd.concat([frame, late]).to_csv(source, index=False)
     with pytest.raises(ValueError) as error:
         prepare_panel(ForecastConfig(data=DataConfig(source=str(source))))
-    assert str(error.value).startswith("series 'late': its training data ends at ")
-    assert "leave it out of the panel, or lower backtest.folds" in str(error.value)
+    assert str(error.value).startswith("series 'late' has too few steps before ")
+    assert "(the first backtest origin of series 'small')" in str(error.value)
+    assert str(error.value).endswith("leave it out of the panel")
+
+
+def test_series_that_end_together_share_one_backtest_and_lose_no_training_data(tmp_path):
+    # 300 and 80 months, both ending in December 2020: alone, the long one would take ten
+    # yearly origins; together, both take the folds the short one has room for.
+    rows = []
+    for name, months in (("long", 300), ("short", 80)):
+        dates = pd.date_range(end="2020-12-01", periods=months, freq="MS").strftime("%Y-%m-%d")
+        values = 10 + np.sin(2 * np.pi * np.arange(months) / 12)
+        rows += [{"unique_id": name, "ds": d, "y": v} for d, v in zip(dates, values, strict=True)]
+    pd.DataFrame(rows).to_csv(tmp_path / "p.csv", index=False)
+    panel = prepare_panel(ForecastConfig(data=DataConfig(source=str(tmp_path / "p.csv"))))
+    cuts = {name: p.layout for name, p in panel.members.items()}
+    dates = {name: p.series.frame.index for name, p in panel.members.items()}
+    assert [dates[n][cuts[n].test_origins].tolist() for n in cuts] == 2 * [
+        dates["short"][cuts["short"].test_origins].tolist()
+    ]
+    for cut in cuts.values():
+        assert cut.train_end == cut.test_origins[0]  # nothing lost to the common cut
+        assert cut.chosen.startswith("chosen for the panel: ")

@@ -69,8 +69,8 @@ def check_backtest(config: ForecastConfig, prepared: Prepared) -> None:
             baseline.forecast(history, cut.horizon, quantile_levels(config.model))
     except ValueError as e:
         raise ValueError(
-            f"the backtest cannot start from the {len(history)} steps before its first "
-            f"origin ({e}); lower backtest.folds or data.season"
+            f"the backtest cannot start from the {len(history)} steps of training data "
+            f"({e}); lower backtest.folds or data.season"
         ) from None
 
 

@@ -3,7 +3,8 @@ backtest's origins, chosen from the series' length when not set.
 
 The series is cut once, by time: the last part is the test, ``backtest.folds`` forecast
 origins ``backtest.stride`` steps apart, the last one H steps before the end; everything
-before the first origin is training data. Shapes: T steps, L input length, H horizon.
+before the first origin is training data (a panel's series may end theirs earlier, at one
+date for all: `rnnkit.tasks.forecast.panel`). Shapes: T steps, L input length, H horizon.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Layout:
 
     input_length: int  # L
     horizon: int  # H
-    train_end: int  # rows [0, train_end) are training data; the first test origin
+    train_end: int  # rows [0, train_end) are training data; the first test origin or before
     train_origins: np.ndarray  # (S_train,)
     val_origins: np.ndarray  # (S_val,)
     test_origins: np.ndarray  # (K,)
@@ -51,31 +52,47 @@ def lengths(data: Any, season: int | None) -> tuple[int, int]:
     return L, H
 
 
+def attempts(
+    data: Any, backtest: BacktestConfig, season: int | None
+) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """(L, H, the (folds, stride, input length) to try in turn): with ``backtest.folds``
+    set, only those; unset, the most origins up to `MAX_FOLDS` a horizon apart, with the
+    input length shortened (when not set) down to one season or one horizon, the longer;
+    then origins a step apart; down to `MIN_FOLDS`."""
+    L, H = lengths(data, season)
+    if backtest.folds is not None:
+        return L, H, [(backtest.folds, backtest.stride or H, L)]
+    shortest = L if data.input_length is not None else min(L, max(season or 0, H))
+    strides = [backtest.stride] if backtest.stride is not None else [H, 1] if H > 1 else [1]
+    return L, H, [(K, stride, length) for stride in strides
+                  for K in range(MAX_FOLDS, MIN_FOLDS - 1, -1)
+                  for length in range(L, shortest - 1, -1)]  # fmt: skip
+
+
+def chosen(T: int | str, K: int, stride: int, length: int, L: int) -> str:
+    """What the automatic folds chose for T steps (or "the panel"), for the report."""
+    changed = [f"{K} origins {stride} step{'s' * (stride > 1)} apart"]
+    if length != L:
+        changed.append(f"input length {length}")
+    return f"chosen for {T}{' steps' if isinstance(T, int) else ''}: {', '.join(changed)}"
+
+
 def choose_layout(T: int, data: Any, backtest: BacktestConfig, season: int | None) -> Layout:
     """The layout of a series of T steps, with a note on what was chosen for it.
 
-    With ``backtest.folds`` set, `layout` as configured. Unset, the most origins up to
-    `MAX_FOLDS` a horizon apart that leave enough training windows, with the input length
-    shortened (when not set) down to one season or one horizon, the longer; failing that,
-    origins a step apart; failing `MIN_FOLDS` of those, a one-line refusal."""
-    L, H = lengths(data, season)
+    With ``backtest.folds`` set, `layout` as configured. Unset, the first of `attempts`
+    that leaves enough training windows; failing all, a one-line refusal."""
+    L, H, tries = attempts(data, backtest, season)
     if backtest.folds is not None:
         return layout(T, L, H, backtest)
-    shortest = L if data.input_length is not None else min(L, max(season or 0, H))
-    strides = [backtest.stride] if backtest.stride is not None else [H, 1] if H > 1 else [1]
-    for stride in strides:
-        for K in range(MAX_FOLDS, MIN_FOLDS - 1, -1):
-            for length in range(L, shortest - 1, -1):
-                tried = BacktestConfig(K, stride, backtest.baselines)
-                if not _fits(T, length, H, tried):
-                    continue
-                cut = layout(T, length, H, tried)
-                changed = [f"{K} origins {stride} step{'s' * (stride > 1)} apart"]
-                if length != L:
-                    changed.append(f"input length {length}")
-                cut.chosen = f"chosen for {T} steps: {', '.join(changed)}"
-                return cut
-    fewest = BacktestConfig(MIN_FOLDS, backtest.stride or 1)
+    for K, stride, length in tries:
+        tried = BacktestConfig(K, stride, backtest.baselines)
+        if _fits(T, length, H, tried):
+            cut = layout(T, length, H, tried)
+            cut.chosen = chosen(T, K, stride, length, L)
+            return cut
+    _, stride, shortest = tries[-1]
+    fewest = BacktestConfig(MIN_FOLDS, stride)
     need = next((n for n in range(T + 1, T + 100 * (H + shortest) + 100)
                  if _fits(n, shortest, H, fewest)), None)  # fmt: skip
     takes = f" (that takes at least {need})" if need else ""

@@ -76,4 +76,4 @@ def plot_backtests(shown: list[tuple[Assessed, pd.Series, str]], path: Path) -> 
 def shown_history(prepared: Prepared) -> pd.Series:
     """The part of the target a backtest plot shows: four horizons before the test, and it."""
     cut, series = prepared.layout, prepared.series
-    return series.frame[series.target].iloc[max(0, cut.train_end - 4 * cut.horizon) :]
+    return series.frame[series.target].iloc[max(0, cut.test_origins[0] - 4 * cut.horizon) :]

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -38,7 +37,15 @@ from rnnkit.tasks.forecast.backtest import (
     check_backtest,
 )
 from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
-from rnnkit.tasks.forecast.layout import BacktestConfig, Layout, choose_layout, layout
+from rnnkit.tasks.forecast.layout import (
+    MIN_TRAIN_WINDOWS,
+    BacktestConfig,
+    Layout,
+    attempts,
+    choose_layout,
+    chosen,
+    layout,
+)
 from rnnkit.tasks.forecast.metrics import score_table
 from rnnkit.tasks.forecast.outputs import backtest_frame, plot_backtests, shown_history, write_csv
 from rnnkit.tasks.forecast.task import (
@@ -104,44 +111,63 @@ def each(items: Iterable[tuple[str, T]], work: Callable[[T], U]) -> dict[str, U]
 
 
 def prepare_panel(config: ForecastConfig) -> Panel:
-    """Read the panel and prepare each series with one input length for all, and training
-    data that ends for all at one date: the earliest first origin of any series. (Series
-    move together: a network trained on one series' values after another's origin would
-    forecast that one with knowledge of its future.)"""
+    """Read the panel and prepare each series, cut as `panel_layouts` says."""
     panel = read_panel(config.data)
-
-    def cut(data: DataConfig) -> Callable[[SeriesData], Any]:
-        return lambda s: choose_layout(len(s.frame), data, config.backtest, s.season)
-
-    cuts = each(panel.items(), cut(config.data))
-    L = min(c.input_length for c in cuts.values())
-    recut = each(((n, s) for n, s in panel.items() if cuts[n].input_length != L),
-                 cut(replace(config.data, input_length=L)))  # fmt: skip
-    cuts |= recut
-    first = min(s.frame.index[cuts[n].train_end] for n, s in panel.items())
-
-    def common(series: SeriesData) -> Layout:
-        own = cuts[series.target]
-        end = int(series.frame.index.searchsorted(first))  # the first row on or after it
-        if end >= own.train_end:
-            return own
-        K, H = len(own.test_origins), own.horizon
-        stride = int(np.diff(own.test_origins)[0]) if K > 1 else H
-        try:
-            ended = layout(len(series.frame), L, H, BacktestConfig(K, stride), train_end=end)
-        except ValueError:
-            raise ValueError(
-                f"its training data ends at {show_date(first)} with the panel's (the earliest "
-                "first backtest origin of any series), too early to leave it enough training "
-                "windows; leave it out of the panel, or lower backtest.folds"
-            ) from None
-        ended.chosen = own.chosen
-        return ended
-
-    cuts = each(panel.items(), common)
+    cuts = panel_layouts(panel, config)
     members = each(panel.items(), lambda s: prepare_series(config, s, cuts[s.target]))
     each(members.items(), lambda p: check_backtest(config, p))
     return Panel(members)
+
+
+def panel_layouts(panel: dict[str, SeriesData], config: ForecastConfig) -> dict[str, Layout]:
+    """Each series' layout: the same folds, stride and input length for all (with
+    ``backtest.folds`` unset, the first of `attempts` that every series has room for), and
+    training data that ends for all at one date, the earliest first origin of any series.
+    Series move together: a network trained on one series' values after another's origin
+    would forecast that one knowing its future. Series that end together lose nothing."""
+    data, backtest = config.data, config.backtest
+    for name, series in panel.items():  # a series too short on its own is named as such
+        try:
+            choose_layout(len(series.frame), data, backtest, series.season)
+        except ValueError as e:
+            raise ValueError(f"series {name!r}: {e}") from None
+    L, H, tries = attempts(data, backtest, next(iter(panel.values())).season)
+    why = ""
+    for K, stride, length in tries:
+        cuts = _common_cut(panel, length, H, BacktestConfig(K, stride, backtest.baselines))
+        if isinstance(cuts, str):
+            why = cuts
+            continue
+        if backtest.folds is None:
+            for cut in cuts.values():
+                cut.chosen = chosen("the panel", K, stride, length, L)
+        return cuts
+    raise ValueError(why)  # why the last, least demanding, layout did not fit
+
+
+def _common_cut(
+    panel: dict[str, SeriesData], L: int, H: int, backtest: BacktestConfig
+) -> dict[str, Layout] | str:
+    """The series' layouts with their training data ending at the earliest first origin
+    of any series; where one does not fit, why not (a one-line message)."""
+    firsts = {}
+    for name, series in panel.items():
+        first = len(series.frame) - H - (backtest.folds - 1) * backtest.stride
+        if first < 1:
+            return f"series {name!r} has {len(series.frame)} steps, too few for the panel's layout"
+        firsts[name] = series.frame.index[first]
+    setter = min(firsts, key=firsts.__getitem__)  # the series whose origin cuts them all
+    cuts = {}
+    for name, series in panel.items():
+        end = int(series.frame.index.searchsorted(firsts[setter]))  # first row on or after
+        try:
+            cuts[name] = layout(len(series.frame), L, H, backtest, train_end=end)
+        except ValueError:
+            return (f"series {name!r} has too few steps before {show_date(firsts[setter])}, "
+                    "where the panel's training data ends (the first backtest origin of "
+                    f"series {setter!r}), for {MIN_TRAIN_WINDOWS} training windows; leave it "
+                    "out of the panel")  # fmt: skip
+    return cuts
 
 
 def panel_files(config: ForecastConfig, panel: Panel) -> dict[str, Any]:
@@ -226,11 +252,13 @@ def panel_summary(tables: dict[str, dict[str, dict[str, float]]], interval: floa
         f"The network's MASE is at or below every baseline's on {len(wins)} of {N} series.",
         f"Geometric mean of MASE relative to {reference}: the network {relative[NETWORK]:.3f}, "
         f"the best baseline ({best}) {baselines[best]:.3f}: the network is {better} on the "
-        "typical series.",
+        "typical series."
+        if usable
+        else f"No series has a MASE ratio to {reference} for every method: no geometric mean.",
     ]
-    if len(usable) < N:
+    if usable and len(usable) < N:
         verdict.append(f"({N - len(usable)} of {N} series left out of the geometric means: "
-                       f"a MASE of 0 has no ratio.)")  # fmt: skip
+                       "a MASE of 0, or none, has no ratio.)")  # fmt: skip
     out = {"wins": len(wins), "series": N, "relative_to": reference, "geomean": relative,
            "text": text, "verdict": verdict}  # fmt: skip
     if has_intervals:
