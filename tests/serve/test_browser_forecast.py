@@ -56,8 +56,12 @@ def submit(driver) -> None:
 
 
 def table_rows(driver) -> list[list[str]]:
-    rows = driver.find_elements(By.CSS_SELECTOR, "#table tbody tr")
-    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    """The forecast table's cells, read in one script: the page may replace the rows while
+    a test polls them."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#table tbody tr')]"
+        ".map((tr) => [...tr.cells].map((td) => td.textContent))"
+    )
 
 
 def test_the_series_menu_forecasts_each_series_of_a_panel(page):
