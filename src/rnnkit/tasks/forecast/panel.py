@@ -6,9 +6,10 @@ enough of. A panel run reads every series of a file (`rnnkit.data.panel`), prepa
 a run of one series is prepared (its own cut by time, scaling and, for the hybrid strategy,
 smoothing: `rnnkit.tasks.forecast.task.prepare_series`), and trains one network on all their
 training windows, choosing its best epoch on all their validation windows. The windows are
-relative to each series' level and scaled by its own spread, so series of any size share
-one network. The input length is one for all (the shortest any series' layout chose), and
-so is the horizon; the backtest origins are each series' own.
+relative to each series' level and scaled by the size of its own steps, so series of any
+size share one network. One layout serves all (`panel_layouts`): the same horizon, input
+length, folds and stride, each series' origins counted back from its own end, and training
+data that ends for every series at one date, the earliest first origin of any.
 
 After training, each series is calibrated and backtested on its own as a run of one series
 is (`rnnkit.tasks.forecast.backtest.assess`), and the panel table sets their MASE side by
