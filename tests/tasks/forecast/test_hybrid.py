@@ -162,7 +162,7 @@ def test_the_folds_fit_the_series_length():
         _layout(20)
     fixed = choose_layout(400, DataConfig(), BacktestConfig(folds=4), season=12)
     assert len(fixed.test_origins) == 4 and fixed.chosen == ""
-    with pytest.raises(ValueError, match="backtest.folds and backtest.stride must be positive"):
+    with pytest.raises(ValueError, match="backtest.folds must be a positive int, got 0"):
         choose_layout(400, DataConfig(), BacktestConfig(folds=0), season=12)
 
 

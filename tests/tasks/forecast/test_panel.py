@@ -169,7 +169,10 @@ def test_a_series_that_starts_after_the_panels_cut_is_named(tmp_path):
         prepare_panel(ForecastConfig(data=DataConfig(source=str(source))))
     assert str(error.value).startswith("series 'late' has too few steps before ")
     assert "(the first backtest origin of series 'small')" in str(error.value)
-    assert str(error.value).endswith("leave it out of the panel")
+    assert str(error.value).endswith(
+        "even with 3 origins 1 apart and input length 12; leave it out of the panel, or "
+        "shorten data.horizon"
+    )
 
 
 def test_series_that_end_together_share_one_backtest_and_lose_no_training_data(tmp_path):

@@ -60,6 +60,9 @@ def attempts(
     input length shortened (when not set) down to one season or one horizon, the longer;
     then origins a step apart; down to `MIN_FOLDS`."""
     L, H = lengths(data, season)
+    for name, value in (("folds", backtest.folds), ("stride", backtest.stride)):
+        if value is not None and value < 1:
+            raise ValueError(f"backtest.{name} must be a positive int, got {value}")
     if backtest.folds is not None:
         return L, H, [(backtest.folds, backtest.stride or H, L)]
     shortest = L if data.input_length is not None else min(L, max(season or 0, H))
@@ -87,14 +90,14 @@ def choose_layout(T: int, data: Any, backtest: BacktestConfig, season: int | Non
         return layout(T, L, H, backtest)
     for K, stride, length in tries:
         tried = BacktestConfig(K, stride, backtest.baselines)
-        if _fits(T, length, H, tried):
+        if fits(T, length, H, tried):
             cut = layout(T, length, H, tried)
             cut.chosen = chosen(T, K, stride, length, L)
             return cut
     _, stride, shortest = tries[-1]
     fewest = BacktestConfig(MIN_FOLDS, stride)
     need = next((n for n in range(T + 1, T + 100 * (H + shortest) + 100)
-                 if _fits(n, shortest, H, fewest)), None)  # fmt: skip
+                 if fits(n, shortest, H, fewest)), None)  # fmt: skip
     takes = f" (that takes at least {need})" if need else ""
     raise ValueError(
         f"the series has {T} steps, too few for {MIN_FOLDS} backtest origins of {H} steps "
@@ -103,7 +106,8 @@ def choose_layout(T: int, data: Any, backtest: BacktestConfig, season: int | Non
     )
 
 
-def _fits(T: int, L: int, H: int, backtest: BacktestConfig) -> bool:
+def fits(T: int, L: int, H: int, backtest: BacktestConfig) -> bool:
+    """Whether T steps have room for `layout`'s windows and origins."""
     try:
         layout(T, L, H, backtest)
     except ValueError:

@@ -45,6 +45,7 @@ from rnnkit.tasks.forecast.layout import (
     attempts,
     choose_layout,
     chosen,
+    fits,
     layout,
 )
 from rnnkit.tasks.forecast.metrics import score_table
@@ -127,14 +128,18 @@ def panel_layouts(panel: dict[str, SeriesData], config: ForecastConfig) -> dict[
     Series move together: a network trained on one series' values after another's origin
     would forecast that one knowing its future. Series that end together lose nothing."""
     data, backtest = config.data, config.backtest
+    L, H, tries = attempts(data, backtest, next(iter(panel.values())).season)  # settings checked
+    start = 0  # no attempt before the one the most demanding series needs alone can fit all
     for name, series in panel.items():  # a series too short on its own is named as such
         try:
             choose_layout(len(series.frame), data, backtest, series.season)
         except ValueError as e:
             raise ValueError(f"series {name!r}: {e}") from None
-    L, H, tries = attempts(data, backtest, next(iter(panel.values())).season)
+        T = len(series.frame)
+        start = max(start, next(i for i, (K, stride, length) in enumerate(tries)
+                                if fits(T, length, H, BacktestConfig(K, stride))))  # fmt: skip
     why = ""
-    for K, stride, length in tries:
+    for K, stride, length in tries[start:]:
         cuts = _common_cut(panel, length, H, BacktestConfig(K, stride, backtest.baselines))
         if isinstance(cuts, str):
             why = cuts
@@ -143,7 +148,14 @@ def panel_layouts(panel: dict[str, SeriesData], config: ForecastConfig) -> dict[
             for cut in cuts.values():
                 cut.chosen = chosen("the panel", K, stride, length, L)
         return cuts
-    raise ValueError(why)  # why the last, least demanding, layout did not fit
+    if backtest.folds is None:  # `why` is of the last attempt, the least demanding
+        K, stride, length = tries[-1]
+        raise ValueError(
+            f"{why}, even with {K} origins {stride} apart and input length {length}; leave it "
+            "out of the panel, or shorten data.horizon"
+        )
+    raise ValueError(f"{why}; leave it out of the panel, or lower backtest.folds, "
+                     "data.input_length or data.horizon")  # fmt: skip
 
 
 def _common_cut(
@@ -166,8 +178,7 @@ def _common_cut(
         except ValueError:
             return (f"series {name!r} has too few steps before {show_date(firsts[setter])}, "
                     "where the panel's training data ends (the first backtest origin of "
-                    f"series {setter!r}), for {MIN_TRAIN_WINDOWS} training windows; leave it "
-                    "out of the panel")  # fmt: skip
+                    f"series {setter!r}), for {MIN_TRAIN_WINDOWS} training windows")  # fmt: skip
     return cuts
 
 
@@ -210,6 +221,8 @@ def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[
                f"(input length {L})")  # fmt: skip
     if config.model.ensemble > 1:
         heading += ensemble_note(config, members_s)
+    if chosen_note := panel.first.layout.chosen:
+        heading += f"\n({chosen_note}; backtest.folds and data.input_length choose otherwise)"
     report = "\n".join([heading, summary["text"], "", *summary["verdict"]])
     return {
         "series": {name: a.summary(panel.members[name]) for name, a in assessed.items()},
