@@ -193,3 +193,20 @@ def test_series_that_end_together_share_one_backtest_and_lose_no_training_data(t
     for cut in cuts.values():
         assert cut.train_end == cut.test_origins[0]  # nothing lost to the common cut
         assert cut.chosen.startswith("chosen for the panel: ")
+
+
+def test_a_hybrid_panel_of_two_networks_trains_backtests_and_forecasts(tmp_path, capsys):
+    source = panel_csv(tmp_path / "p.csv")
+    out, trained = runner.train("forecast", tmp_path / "run", quiet=True, overrides=[
+        f"data.source={json.dumps(str(source))}", "model.strategy=hybrid", "model.ensemble=2",
+        "model.hidden_size=8", "train.max_steps=20", "backtest.folds=3",
+        'backtest.baselines=["naive"]',
+    ])  # fmt: skip
+    assert set(trained.results["series"]) == set(SIZES)
+    assert "the median of 2 networks" in trained.results["report"]
+    saved = json.loads((out / "series.json").read_text())
+    assert all("hybrid" in own for own in saved["panel"].values())  # each its own smoothing
+    assert (out / "members" / "2" / "model.safetensors").exists()
+    assert main(["forecast", str(out), "--series", "small", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["forecast"]
+    assert len(rows) == 12 and 1.0 < rows[0]["value"] < 5.0
