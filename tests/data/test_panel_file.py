@@ -95,3 +95,5 @@ def test_a_wide_file_is_one_series_per_value_column(tmp_path):
         load_panel(write(tmp_path / "p.csv", LONG), columns=["y"])
     with pytest.raises(ValueError, match=r"must be a \.csv/\.tsv file"):
         load_panel(write(tmp_path / "p.txt", LONG))
+    with pytest.raises(ValueError, match="co2 is a named data set of one series; a panel"):
+        load_panel("co2", wide=True)

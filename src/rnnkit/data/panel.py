@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from rnnkit.data.registry import parse_source
 from rnnkit.data.series import SeriesData, check_options, series_data
 from rnnkit.data.series_file import (
     date_column_of,
@@ -69,6 +70,9 @@ def load_panel(
     unless ``wide`` (then each of ``columns`` is a series, named by its column). The other
     arguments as `rnnkit.data.series.load_series` takes them."""
     check_options(missing, max_gap, season)
+    if parse_source(source).form == "named":
+        raise ValueError(f"{source} is a named data set of one series; a panel of many is read "
+                         "from a .csv or .tsv file")  # fmt: skip
     path = check_file(source, (".csv", ".tsv"), GIVE)
     if wide:
         if target is not None:
