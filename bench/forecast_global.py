@@ -10,6 +10,7 @@ next to ETS, ARIMA and the best baseline, the global network's coverage, and per
 configuration the series won, the geometric mean of MASE relative to ETS and the seconds.
 
 usage: python bench/forecast_global.py [SECTION.KEY=VALUE ...] [--strategies seq2seq hybrid]
+       python bench/forecast_global.py --csv FOLDER     (only write FOLDER/macro.csv)
 """
 
 from __future__ import annotations
@@ -92,7 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--strategies", nargs="+", default=["seq2seq", "hybrid"])
     parser.add_argument("overrides", nargs="*", help="SECTION.KEY=VALUE for every run")
+    parser.add_argument("--csv", metavar="FOLDER", help="only write macro.csv into FOLDER")
     args = parser.parse_args()
+    if args.csv:
+        if (Path(args.csv) / "macro.csv").exists():
+            raise SystemExit(f"{Path(args.csv) / 'macro.csv'} exists; give another folder")
+        print(f"wrote {macro_csv(Path(args.csv))}")
+        return
     with tempfile.TemporaryDirectory() as folder:
         source = macro_csv(Path(folder))
         for strategy in args.strategies:
