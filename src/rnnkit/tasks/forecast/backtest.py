@@ -281,13 +281,26 @@ def _interval_notes(result: Backtest, scales: np.ndarray, config: ForecastConfig
     return notes
 
 
+def save_interval_scale(run_dir: Path, scale: Any) -> None:
+    """Add the interval factors a forecast after the series uses to ``series.json``, beside
+    what `build` wrote there (which a resumed or diagnosed run compares, and this is not)."""
+    saved = read_run_json(run_dir, SERIES_FILE, dict)
+    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scale})
+
+
+def run_notes(config: ForecastConfig, members_s: float, chosen: str) -> str:
+    """The lines under a report's heading: the ensemble's cost, the folds chosen."""
+    notes = ensemble_note(config, members_s) if config.model.ensemble > 1 else ""
+    if chosen:
+        notes += f"\n({chosen}; backtest.folds and data.input_length choose otherwise)"
+    return notes
+
+
 def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     """Backtest the best weights of a run: ``backtest.csv``, ``backtest.png`` and results."""
-    cut = prepared.layout
     model, members_s = trained_model(config, prepared, run_dir)
     assessed = assess(model, config, prepared)
-    saved = read_run_json(run_dir, SERIES_FILE, dict)
-    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": assessed.scale})
+    save_interval_scale(run_dir, assessed.scale)
     result, table = assessed.result, assessed.table
     write_csv(backtest_frame(result), run_dir / "backtest.csv")
     K, H = result.actual.shape
@@ -295,10 +308,7 @@ def backtest_run(config: ForecastConfig, prepared: Prepared, run_dir: Path) -> d
     plot_backtests([(assessed, shown_history(prepared), title)], run_dir / "backtest.png")
     heading = (f"backtest: {K} origins x {H} steps = {K * H} values of "
                f"{prepared.series.target!r} from {result.origins[0].date()}")  # fmt: skip
-    if config.model.ensemble > 1:
-        heading += ensemble_note(config, members_s)
-    if cut.chosen:
-        heading += f"\n({cut.chosen}; backtest.folds and data.input_length choose otherwise)"
+    heading += run_notes(config, members_s, prepared.layout.chosen)
     report = "\n".join([heading, score_table(table), "", *assessed.lines])
     return assessed.summary(prepared) | {
         "report": report, "interval": config.model.interval,

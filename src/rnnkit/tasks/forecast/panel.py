@@ -31,13 +31,14 @@ import torch
 from rnnkit.data.panel import is_long, load_panel
 from rnnkit.data.series import SeriesData
 from rnnkit.data.series_file import show_date
-from rnnkit.io import atomic_write_json
 from rnnkit.tasks.forecast.backtest import (
     NETWORK,
     assess,
     check_backtest,
+    run_notes,
+    save_interval_scale,
 )
-from rnnkit.tasks.forecast.ensemble import ensemble_note, trained_model
+from rnnkit.tasks.forecast.ensemble import trained_model
 from rnnkit.tasks.forecast.layout import (
     MIN_TRAIN_WINDOWS,
     BacktestConfig,
@@ -200,13 +201,9 @@ def panel_files(config: ForecastConfig, panel: Panel) -> dict[str, Any]:
 def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[str, Any]:
     """Backtest the run's network on each series of the panel: ``backtest.csv`` (a ``series``
     column first), ``backtest.png`` (the first `PLOTTED` series), the panel table."""
-    from rnnkit.tasks.runner import read_run_json
-
     model, members_s = trained_model(config, panel, run_dir)
     assessed = each(panel.members.items(), lambda p: assess(model, config, p))
-    saved = read_run_json(run_dir, SERIES_FILE, dict)  # beside what build wrote, not in it
-    scales = {name: a.scale for name, a in assessed.items()}
-    atomic_write_json(run_dir / SERIES_FILE, saved | {"interval_scale": scales})
+    save_interval_scale(run_dir, {name: a.scale for name, a in assessed.items()})
     frames = [backtest_frame(a.result).assign(series=name) for name, a in assessed.items()]
     frame = pd.concat(frames, ignore_index=True)
     write_csv(frame[["series", *frame.columns[:-1]]], run_dir / "backtest.csv")
@@ -219,10 +216,7 @@ def backtest_panel(config: ForecastConfig, panel: Panel, run_dir: Path) -> dict[
     heading = (f"panel: {len(assessed)} series, one network trained on their values before "
                f"{show_date(cut)}; each backtested from its own origins, {H} steps ahead "
                f"(input length {L})")  # fmt: skip
-    if config.model.ensemble > 1:
-        heading += ensemble_note(config, members_s)
-    if chosen_note := panel.first.layout.chosen:
-        heading += f"\n({chosen_note}; backtest.folds and data.input_length choose otherwise)"
+    heading += run_notes(config, members_s, panel.first.layout.chosen)
     report = "\n".join([heading, summary["text"], "", *summary["verdict"]])
     return {
         "series": {name: a.summary(panel.members[name]) for name, a in assessed.items()},

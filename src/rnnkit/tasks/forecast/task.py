@@ -92,7 +92,7 @@ class ModelConfig(RecurrentConfig):
     dropout: float = 0.0
     num_samples: int = 200  # sample paths of the recursive strategy's intervals
     # Networks whose median forecasts (see .ensemble): five measured best on the development
-    # panel (README), at five times the training time; 1 trains one.
+    # panel (README), at three to four and a half times one's training time; 1 trains one.
     ensemble: int = 5
     # The share of the input length each member reads, in turn (member k the last
     # round(f * L) steps of its windows): all of it, half, three quarters, all ...

@@ -86,15 +86,14 @@ def forecaster_of(run: Loaded) -> LoadedForecaster:
     saved, scaler = read_artefacts(run.artefacts)
     model = with_members(run.model, run.config, partial(model_for, run.config, saved), run.run_dir)
     fields = vars(run) | {"model": model}
-    history_of = _histories(run, saved)
     if "panel" not in saved:
-        return LoadedForecaster(**fields, series=saved, scaler=scaler, history=history_of(None))
+        history = _history(run, saved)
+        return LoadedForecaster(**fields, series=saved, scaler=scaler, history=history)
     panel = {}
     for name, own in saved["panel"].items():
-        view = _member(saved, name, own)
-        scaler = SeriesScaler.from_dict(own["scaler"])
-        panel[name] = LoadedForecaster(**fields, series=view, scaler=scaler,
-                                       history=history_of(name))  # fmt: skip
+        view, own_scaler = _member(saved, name, own), SeriesScaler.from_dict(own["scaler"])
+        history = _history(run, view, name)
+        panel[name] = LoadedForecaster(**fields, series=view, scaler=own_scaler, history=history)
     return LoadedForecaster(**fields, series=saved, scaler=None, history=None, panel=panel)
 
 
@@ -107,23 +106,16 @@ def _member(saved: dict[str, Any], name: str, own: dict[str, Any]) -> dict[str, 
     return shared | own | scale | {"target": name, "columns": [name], "member": name}
 
 
-def _histories(run: Loaded, saved: dict[str, Any]):
-    """``history_of(name)``: the saved history of the series ``name`` of a panel run (None:
-    of a run of one series); None where the run has no ``history.json``."""
-    where = run.run_dir / HISTORY_FILE
-
-    def history_of(name: str | None) -> pd.DataFrame | None:
-        if HISTORY_FILE not in run.artefacts:
-            return None
-        try:
-            if name is None:
-                return _parse_history(run.artefacts[HISTORY_FILE], saved)
-            own = run.artefacts[HISTORY_FILE]["panel"][name]
-            return _parse_history(own, _member(saved, name, saved["panel"][name]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where} is missing or damaged ({e})") from None
-
-    return history_of
+def _history(run: Loaded, series: dict[str, Any], name: str | None = None) -> pd.DataFrame | None:
+    """The saved history of the series whose settings are ``series`` (of a panel run, of
+    its series ``name``); None where the run has no ``history.json``."""
+    if HISTORY_FILE not in run.artefacts:
+        return None
+    try:
+        saved = run.artefacts[HISTORY_FILE]
+        return _parse_history(saved if name is None else saved["panel"][name], series)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{run.run_dir / HISTORY_FILE} is missing or damaged ({e})") from None
 
 
 def _parse_series(saved: dict[str, Any]) -> tuple[dict[str, Any], SeriesScaler | None]:
